@@ -1,0 +1,83 @@
+// Options that shape a DB, a read and a write. Plain structs; copy freely.
+// Defaults are safe for production: writes sync, checksums are verified.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace dkv::storage {
+
+class Cache;
+class Env;
+class Snapshot;
+
+// Frozen: stored in each block's trailer.
+enum class CompressionType : uint8_t {
+  kNone = 0x0,
+  kZstd = 0x1,
+  kLz4 = 0x2,
+};
+
+enum class CompactionStyle : uint8_t {
+  // Levels L1..Ln each ~10x the last, non-overlapping files; low read and
+  // space amplification (the default).
+  kLeveled = 0,
+  // Size-tiered ("universal"): merge runs of similar size; low write
+  // amplification, more space and read amplification.
+  kUniversal = 1,
+};
+
+struct Options {
+  // File system and clock. nullptr means Env::Posix().
+  Env* env = nullptr;
+
+  bool create_if_missing = false;
+  bool error_if_exists = false;
+  // Check every block read by compaction and the manifest strictly; a
+  // mismatch makes the DB read-only with a Corruption error.
+  bool paranoid_checks = true;
+
+  // Bytes a memtable holds before it is frozen and flushed to level 0.
+  size_t write_buffer_size = 4 << 20;
+  // Uncompressed bytes per data block.
+  size_t block_size = 4 << 10;
+  // Keys between restart points in a block (prefix compression resets there).
+  int block_restart_interval = 16;
+  // Bloom filter bits per key; 0 disables filters. ~10 gives ~1% false positives.
+  int bloom_bits_per_key = 10;
+  CompressionType compression = CompressionType::kNone;
+  // Shared block cache; nullptr means a private 8 MiB LRU cache.
+  std::shared_ptr<Cache> block_cache;
+  // Target size of an SSTable written by compaction.
+  size_t target_file_size = 2 << 20;
+  // How many table files may be open (index and filter blocks in memory).
+  int max_open_files = 1000;
+
+  CompactionStyle compaction_style = CompactionStyle::kLeveled;
+  // Level 0 files that start a compaction.
+  int level0_compaction_trigger = 4;
+  // Level 0 files at which each write is delayed a little (gradual flow control).
+  int level0_slowdown_writes_trigger = 8;
+  // Level 0 files at which writes wait for compaction.
+  int level0_stop_writes_trigger = 12;
+  // Size of level 1; each deeper level is level_size_multiplier times larger.
+  uint64_t max_bytes_for_level_base = 10 << 20;
+  int level_size_multiplier = 10;
+};
+
+struct ReadOptions {
+  bool verify_checksums = true;
+  // Put blocks read for this operation into the block cache (off for scans).
+  bool fill_cache = true;
+  // Read as of this snapshot; nullptr means the latest state.
+  const Snapshot* snapshot = nullptr;
+};
+
+struct WriteOptions {
+  // fsync the WAL before acknowledging. With sync=false a process crash loses
+  // nothing but a machine crash may lose recent writes.
+  bool sync = true;
+};
+
+}  // namespace dkv::storage
