@@ -10,6 +10,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
   clang libclang-rt-14-dev
   librocksdb-dev libleveldb-dev
+  libhiredis-dev redis-tools redis-server
 )
 
 missing=()
