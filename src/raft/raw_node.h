@@ -110,7 +110,9 @@ struct Ready {
   // A snapshot received from the leader, to install before anything else (step 1).
   std::optional<Snapshot> snapshot;
   // Committed entries to apply (step 4). Only entries already in `entries` of this or
-  // an earlier Ready. kConfChange entries take effect inside the core at Advance.
+  // an earlier Ready. kConfChange entries already took effect inside the core when
+  // they were appended (docs/raft.md); they are here so the runtime can react (e.g.
+  // connect to a new member, or shut down a replica that was removed).
   std::vector<Entry> committed_entries;
   // Messages to send (step 3), after entries, hard state and snapshot are durable.
   std::vector<Message> messages;
