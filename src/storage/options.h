@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string_view>
 
 namespace dkv::storage {
 
@@ -72,6 +73,9 @@ struct ReadOptions {
   bool fill_cache = true;
   // Read as of this snapshot; nullptr means the latest state.
   const Snapshot* snapshot = nullptr;
+  // Iterators only: stop before this user key (exclusive). Empty: no bound.
+  // Copied by NewIterator, so it need not outlive the call.
+  std::string_view iterate_upper_bound;
 };
 
 struct WriteOptions {

@@ -1,0 +1,156 @@
+// DBImpl: the LSM engine behind DB (db.h): write path with group commit, the
+// memtable pair, the background thread that flushes and compacts, recovery,
+// snapshots, checkpoints and properties.
+//
+// Concurrency: one mutex (mu_) guards the engine's state. Writers queue in
+// writers_; the front one (the leader) merges queued batches, then appends one
+// WAL record, syncs and inserts into the memtable WITHOUT the mutex — only the
+// leader touches log_ and inserts, so no one else can. Readers take refs on
+// the memtables and the current Version under the mutex and read without it.
+// One std::thread owned by the DB does all flushing and compaction and is
+// joined on close. Owned by the DB engineer; safe for concurrent use.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <list>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/thread_annotations.h"
+#include "storage/db.h"
+#include "storage/dbformat.h"
+#include "storage/filter_policy.h"
+#include "storage/version_set.h"
+
+namespace dkv::storage {
+
+class MemTable;
+class TableCache;
+class WalWriter;
+
+class DBImpl final : public DB {
+ public:
+  DBImpl(const Options& options, const std::string& dbname);
+  ~DBImpl() override;
+
+  Status Put(const WriteOptions& options, std::string_view key, std::string_view value) override;
+  Status Delete(const WriteOptions& options, std::string_view key) override;
+  Status Write(const WriteOptions& options, const WriteBatch& batch) override;
+  Status Get(const ReadOptions& options, std::string_view key, std::string* value) override;
+  std::unique_ptr<Iterator> NewIterator(const ReadOptions& options) override;
+  const Snapshot* GetSnapshot() override;
+  void ReleaseSnapshot(const Snapshot* snapshot) override;
+  Status CreateCheckpoint(const std::string& dir) override;
+  Status CompactRange(const std::string_view* begin, const std::string_view* end) override;
+  Status Flush() override;
+  Status SyncWal() override;
+  bool GetProperty(std::string_view name, std::string* value) override;
+
+ private:
+  friend class DB;
+  struct Writer;
+  struct CompactionState;
+  struct ManualCompaction;
+
+  class SnapshotImpl final : public Snapshot {
+   public:
+    explicit SnapshotImpl(SequenceNumber seq) : seq_(seq) {}
+    uint64_t sequence() const override { return seq_; }
+    const SequenceNumber seq_;
+    std::list<SnapshotImpl*>::iterator pos;
+  };
+
+  // A WAL file made ready ahead of time: zero-filled or recycled, synced,
+  // its directory entry durable, open for overwrite.
+  struct PreparedLog {
+    uint64_t number = 0;
+    std::unique_ptr<WritableFile> file;
+  };
+
+  struct LevelStats {
+    int64_t micros = 0;
+    int64_t bytes_read = 0;
+    int64_t bytes_written = 0;
+    int64_t count = 0;
+  };
+
+  // ---- open and recovery (db_impl.cc)
+  Status NewDB();
+  Status Recover(VersionEdit* edit) REQUIRES(mu_);
+  Status RecoverLogFile(uint64_t log_number, VersionEdit* edit, SequenceNumber* max_sequence)
+      REQUIRES(mu_);
+  Status NewLogFile() REQUIRES(mu_);
+
+  // ---- write path (db_impl.cc)
+  Status WriteImpl(const WriteOptions& options, const WriteBatch* batch);
+  Status MakeRoomForWrite(bool force) REQUIRES(mu_);
+  const WriteBatch* BuildBatchGroup(Writer** last_writer) REQUIRES(mu_);
+  void RecordBackgroundError(const Status& s) REQUIRES(mu_);
+  SequenceNumber SmallestSnapshot() const REQUIRES(mu_);
+
+  // ---- background work (db_compaction.cc)
+  void BackgroundLoop();
+  bool HasBackgroundWork() const REQUIRES(mu_);
+  void BackgroundWork() REQUIRES(mu_);
+  void WakeBackground() REQUIRES(mu_);
+  Status CompactMemTable() REQUIRES(mu_);
+  Status WriteLevel0Table(MemTable* mem, VersionEdit* edit, Version* base) REQUIRES(mu_);
+  Status BuildTable(Iterator* iter, FileMetaData* meta) EXCLUDES(mu_);
+  Status DoCompaction(Compaction* c) REQUIRES(mu_);
+  Status DoCompactionWork(CompactionState* compact) REQUIRES(mu_);
+  Status OpenCompactionOutputFile(CompactionState* compact) EXCLUDES(mu_);
+  Status FinishCompactionOutputFile(CompactionState* compact) EXCLUDES(mu_);
+  Status InstallCompactionResults(CompactionState* compact) REQUIRES(mu_);
+  void DeleteObsoleteFiles() REQUIRES(mu_);
+  void PrepareNextLog() REQUIRES(mu_);
+  Status WaitForImmutableFlush() EXCLUDES(mu_);
+
+  std::string DebugStats() REQUIRES(mu_);
+
+  // Constant after construction.
+  Env* const env_;
+  const InternalKeyComparator icmp_;
+  std::unique_ptr<const FilterPolicy> user_filter_policy_;
+  std::unique_ptr<const FilterPolicy> filter_policy_;  // on internal keys
+  const Options options_;
+  const std::string dbname_;
+  std::unique_ptr<TableCache> table_cache_;
+  std::unique_ptr<FileLock> db_lock_;
+
+  Mutex mu_;
+  CondVar bg_done_cv_;  // background made progress (flush/compaction/error)
+  CondVar bg_work_cv_;  // there may be work for the background thread
+  std::atomic<bool> shutting_down_{false};
+  std::atomic<bool> has_imm_{false};
+  MemTable* mem_ GUARDED_BY(mu_) = nullptr;
+  MemTable* imm_ GUARDED_BY(mu_) = nullptr;
+  std::unique_ptr<WritableFile> logfile_;  // written by the write leader only
+  uint64_t logfile_number_ GUARDED_BY(mu_) = 0;
+  std::unique_ptr<WalWriter> log_;  // written by the write leader only
+  PreparedLog prepared_log_ GUARDED_BY(mu_);
+  std::vector<uint64_t> recyclable_logs_ GUARDED_BY(mu_);
+  bool prepare_log_failed_ GUARDED_BY(mu_) = false;  // retried after the next switch
+  std::deque<Writer*> writers_ GUARDED_BY(mu_);
+  std::unique_ptr<WriteBatch> group_batch_ GUARDED_BY(mu_);
+  std::list<SnapshotImpl*> snapshots_ GUARDED_BY(mu_);  // oldest first
+  std::set<uint64_t> pending_outputs_ GUARDED_BY(mu_);  // files being written
+  ManualCompaction* manual_compaction_ GUARDED_BY(mu_) = nullptr;
+  Status bg_error_ GUARDED_BY(mu_);
+  std::vector<std::string> recovery_warnings_ GUARDED_BY(mu_);
+  LevelStats stats_[kNumLevels] GUARDED_BY(mu_);
+  int64_t write_delays_ GUARDED_BY(mu_) = 0;
+  int64_t write_stops_ GUARDED_BY(mu_) = 0;
+  std::unique_ptr<VersionSet> versions_ GUARDED_BY(mu_);
+  std::thread bg_thread_;
+};
+
+// Options with nullptr/zero fields replaced by their defaults and numbers
+// clipped to sane ranges.
+Options SanitizeOptions(const Options& src);
+
+}  // namespace dkv::storage
