@@ -64,7 +64,8 @@ Status Raft::AppendProposal(std::vector<Entry> ents) {
   AppendToLog(ents, 0);
   uncommitted_bytes_ += bytes;
   uncommitted_.emplace_back(index, bytes);
-  prs_.at(id_).MaybeUpdate(index);
+  // A leader that has just logged its own removal no longer counts itself.
+  if (auto self = prs_.find(id_); self != prs_.end()) self->second.MaybeUpdate(index);
   if (MaybeCommit() && role_ != Role::kLeader) return Status::OK();
   BcastAppend();
   return Status::OK();
