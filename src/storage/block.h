@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -61,7 +62,7 @@ class BlockIter final : public Iterator {
   void Prev() override;
   std::string_view key() const override {
     DKV_DASSERT(Valid());
-    return key_;
+    return std::string_view(key_.data(), key_size_);
   }
   std::string_view value() const override {
     DKV_DASSERT(Valid());
@@ -95,7 +96,10 @@ class BlockIter final : public Iterator {
   // current_ == restart_offset_ means !Valid().
   uint32_t current_;
   uint32_t restart_index_;  // restart block holding current_
+  // The current key is key_[0, key_size_): key_ only grows, so decoding an
+  // entry is one memcpy of its unshared suffix.
   std::string key_;
+  size_t key_size_ = 0;
   std::string_view value_;
   Status status_;
   std::string_view file_name_;

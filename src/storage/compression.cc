@@ -54,7 +54,7 @@ Status UncompressBlock(CompressionType type, std::string_view input, size_t max_
     return Status::Corruption("compressed block", "uncompressed size implausible for lz4");
   }
   // +1 so a zero-length block still gets a valid allocation.
-  auto out = std::make_unique<char[]>(raw_size + 1);
+  std::unique_ptr<char[]> out(new char[raw_size + 1]);  // not zeroed: fully written
   switch (type) {
     case CompressionType::kZstd: {
       const size_t n = ZSTD_decompress(out.get(), raw_size, input.data(), input.size());

@@ -66,7 +66,8 @@ Status ReadBlock(const RandomAccessFile* file, std::string_view file_name, bool 
     return BlockCorruption(file_name, "block handle size too large", handle.offset());
   }
   const size_t n = static_cast<size_t>(handle.size());
-  auto buf = std::make_unique<char[]>(n + kBlockTrailerSize);
+  // Not value-initialised: every byte is overwritten by the read.
+  std::unique_ptr<char[]> buf(new char[n + kBlockTrailerSize]);
   std::string_view got;
   Status s = file->Read(handle.offset(), n + kBlockTrailerSize, &got, buf.get());
   if (!s.ok()) return s.WithContext(file_name);
