@@ -98,7 +98,9 @@ DBImpl::~DBImpl() {
   if (prepared_log_.file != nullptr) prepared_log_.file->Close().IgnoreError();
   if (mem_ != nullptr) mem_->Unref();
   if (imm_ != nullptr) imm_->Unref();
-  DKV_ASSERT(snapshots_.empty());
+  // Snapshots the caller never released die with the DB.
+  for (SnapshotImpl* s : snapshots_) delete s;
+  snapshots_.clear();
   versions_.reset();
   db_lock_.reset();
 }
@@ -227,6 +229,15 @@ Status DBImpl::RecoverLogFile(uint64_t log_number, VersionEdit* edit,
 }
 
 Status DBImpl::NewLogFile() {
+  // Sync the old log's tail first: a later synced write in the new log must
+  // never survive a crash that loses an earlier write (recovery is a prefix).
+  if (log_ != nullptr && log_dirty_) {
+    Status s = log_->Sync();
+    if (!s.ok()) {
+      RecordBackgroundError(s);
+      return s;
+    }
+  }
   uint64_t number;
   std::unique_ptr<WritableFile> file;
   if (prepared_log_.file != nullptr && prepared_log_.number < logfile_number_) {
@@ -254,6 +265,7 @@ Status DBImpl::NewLogFile() {
       return s;
     }
   }
+  log_dirty_ = false;
   prepare_log_failed_ = false;
   log_.reset();
   if (logfile_ != nullptr) logfile_->Close().IgnoreError();
@@ -360,6 +372,7 @@ Status DBImpl::WriteImpl(const WriteOptions& options, const WriteBatch* batch) {
     mu_.Unlock();
     status = log_->AddRecord(group->Contents());
     if (status.ok() && sync) status = log_->Sync();
+    if (status.ok()) log_dirty_ = !sync;
     if (status.ok()) status = WriteBatchInternal::InsertInto(*group, mem);
     mu_.Lock();
     if (!status.ok()) {

@@ -132,6 +132,7 @@ class DBImpl final : public DB {
   std::unique_ptr<WritableFile> logfile_;  // written by the write leader only
   uint64_t logfile_number_ GUARDED_BY(mu_) = 0;
   std::unique_ptr<WalWriter> log_;  // written by the write leader only
+  bool log_dirty_ = false;          // log_ has unsynced records (leader only)
   PreparedLog prepared_log_ GUARDED_BY(mu_);
   std::vector<uint64_t> recyclable_logs_ GUARDED_BY(mu_);
   bool prepare_log_failed_ GUARDED_BY(mu_) = false;  // retried after the next switch

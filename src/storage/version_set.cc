@@ -371,6 +371,9 @@ Status VersionSet::LogAndApply(VersionEdit* edit, Mutex* mu) {
   // Write outside the mutex: only the background thread (or Open) applies
   // edits, so no second LogAndApply can interleave.
   mu->Unlock();
+  // New tables' directory entries must be durable before the manifest that
+  // names them (a crash must never leave a manifest naming a lost file).
+  if (s.ok() && !edit->new_files().empty()) s = env_->SyncDir(dbname_);
   if (s.ok()) {
     std::string record;
     edit->EncodeTo(&record);
