@@ -115,12 +115,21 @@ Status Raft::Init() {
                                                 std::to_string(log_.LastIndex()));
     }
     log_.CommitTo(init.hard_state.commit);
-    if (config_.applied > 0) {
-      if (config_.applied > log_.committed()) {
-        return Status::InvalidArgument("raft config", "applied beyond commit");
-      }
-      log_.AppliedTo(std::max(config_.applied, log_.applied()));
+    // Applied defaults to the snapshot's index (the state machine restarts from
+    // the snapshot), which may lie above FirstIndex() - 1 when the runtime kept
+    // entries behind its snapshot.
+    uint64_t applied = config_.applied;
+    if (applied == 0) {
+      DKV_ASSIGN_OR_RETURN(Snapshot snap, storage_->GetSnapshot());
+      applied = snap.metadata.index;
+      if (applied > log_.committed() && applied <= log_.LastIndex()) log_.CommitTo(applied);
     }
+    if (applied > log_.committed()) {
+      return Status::InvalidArgument("raft config", "applied " + std::to_string(applied) +
+                                                        " beyond commit " +
+                                                        std::to_string(log_.committed()));
+    }
+    log_.AppliedTo(std::max(applied, log_.applied()));
     FoldConfHistory();
   }
   BecomeFollower(term_, kNoNode);

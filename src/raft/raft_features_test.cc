@@ -476,5 +476,58 @@ TEST(RandomizedTest, LogsAgreeUnderLossAndPartitions) {
   }
 }
 
+// Just before expiry the lease still answers at once.
+TEST(LeaseReadTest, LeaseStillValidJustBeforeExpiry) {
+  Network net(3, [](Config* c) {
+    c->clock_drift_bound_ticks = 3;
+    c->election_tick = 20;
+  });
+  net.Elect(1);
+  net.TickAll(2);
+  net.Isolate(1);
+  for (int i = 0; i < 16; i++) net.Tick(1);
+  net.Deliver();
+  ASSERT_TRUE(net.node(1).node->ReadIndex("in-time").ok());
+  net.ProcessAll();
+  EXPECT_EQ(net.node(1).reads.size(), 1u);
+}
+
+// Pipelining is bounded: a silent follower never has more than max_inflight_msgs
+// MsgApps outstanding.
+TEST(ReplicationTest, InflightWindowBoundsPipelining) {
+  Network net(3, [](Config* c) {
+    c->max_inflight_msgs = 4;
+    c->max_size_per_msg = 1;  // one entry per MsgApp
+  });
+  net.Elect(1);
+  net.TickAll(1);
+  ASSERT_EQ(net.node(1).raw().GetStatus().role, Role::kLeader);
+  net.SetDropFilter([](const Message& m) { return m.to == 1 && m.from == 3; });
+  net.ClearSent();
+  for (int i = 0; i < 20; i++) ASSERT_TRUE(net.node(1).node->Propose("p").ok());
+  net.Deliver();
+  size_t to3 = 0, to2 = 0;
+  for (const Message& m : net.sent()) {
+    if (m.type != MessageType::kMsgApp || m.entries.empty()) continue;
+    to3 += m.to == 3;
+    to2 += m.to == 2;
+  }
+  EXPECT_EQ(to3, 4u);
+  EXPECT_GE(to2, 20u);
+}
+
+// A follower's membership change is forwarded to the leader like a proposal.
+TEST(MembershipTest, FollowerForwardsConfChange) {
+  Network net(3);
+  net.Elect(1);
+  net.TickAll(1);
+  net.AddNode(4, {});
+  ASSERT_TRUE(net.node(2).node->ProposeConfChange({ConfChangeType::kAddLearner, 4, {}}).ok());
+  net.Deliver();
+  net.TickAll(2);
+  EXPECT_TRUE(net.node(1).status().conf_state.IsLearner(4));
+  EXPECT_TRUE(net.node(4).status().conf_state.IsLearner(4));
+}
+
 }  // namespace
 }  // namespace dkv::raft

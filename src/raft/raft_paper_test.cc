@@ -287,5 +287,23 @@ TEST(RaftPaperTest, S5_5_RestartKeepsTermVoteAndLog) {
   EXPECT_EQ(net.node(2).state, (std::vector<std::string>{"a", "b"}));
 }
 
+// Restart after the application snapshotted without compacting: the state
+// machine restarts from the snapshot and the core resumes applying after it.
+TEST(RaftPaperTest, RestartAppliesFromSnapshotIndexWhenLogWasNotCompacted) {
+  Network net(3);
+  net.Elect(1);
+  for (int i = 0; i < 5; i++) ASSERT_TRUE(net.node(1).node->Propose("e" + std::to_string(i)).ok());
+  net.Deliver();
+  net.TickAll(2);
+  auto& tn = net.node(2);
+  ASSERT_TRUE(tn.storage.CreateSnapshot(tn.applied_index, tn.applied_conf, tn.EncodeState()).ok());
+  net.Restart(2);  // the harness checks each applied entry follows the previous one
+  ASSERT_TRUE(net.node(1).node->Propose("after").ok());
+  net.Deliver();
+  net.TickAll(2);
+  EXPECT_EQ(net.node(2).state, net.node(1).state);
+  EXPECT_EQ(net.node(2).state.size(), 6u);
+}
+
 }  // namespace
 }  // namespace dkv::raft

@@ -39,7 +39,8 @@ struct Config {
   // Ticks between the leader's heartbeats. REQUIRES: 0 < heartbeat_tick < election_tick.
   int heartbeat_tick = 1;
 
-  // The last index the application has applied (restart). 0 = the snapshot index.
+  // The last index the application has applied (restart). 0 = the index of the
+  // storage's snapshot (GetSnapshot), where a state machine restored from it stands.
   uint64_t applied = 0;
 
   // Max bytes of entries in one kMsgApp (at least one entry is always sent).
