@@ -186,6 +186,12 @@ TEST(WalTest, HeaderBytesMatchTheFormatDoc) {
   const uint32_t crc = Checksum32(std::string_view("\x01\x2a\x00\x00\x00", 5), "hello");
   EXPECT_EQ(DecodeFixed32(contents.data()), crc);
   EXPECT_EQ(crc, 0x021f8afeu) << std::hex << crc;  // pinned in docs/formats/wal.md
+  // The doc's second example: a 40000-byte record right after it.
+  ASSERT_TRUE(writer.AddRecord(std::string(40000, 'x')).ok());
+  EXPECT_EQ(FragmentType(contents, 16), wal::kFirstType);
+  EXPECT_EQ(DecodeFixed32(contents.data() + 16 + wal::kLengthOffset) & 0xffff, 32741u);
+  EXPECT_EQ(FragmentType(contents, kBlockSize), wal::kLastType);
+  EXPECT_EQ(DecodeFixed32(contents.data() + kBlockSize + wal::kLengthOffset) & 0xffff, 7259u);
 }
 
 TEST(WalTest, ManyRecordsOfRandomSizesRoundTrip) {
