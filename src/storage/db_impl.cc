@@ -159,9 +159,9 @@ Status DBImpl::Recover(VersionEdit* edit) {
     if (type == FileType::kLogFile && number >= versions_->LogNumber()) logs.push_back(number);
   }
   if (!expected.empty()) {
-    return Status::Corruption("db " + dbname_, "missing table " + TableBaseName(*expected.begin()) +
-                                                   " and " + std::to_string(expected.size() - 1) +
-                                                   " more");
+    std::string what = "missing table " + TableBaseName(*expected.begin());
+    if (expected.size() > 1) what += " and " + std::to_string(expected.size() - 1) + " more";
+    return Status::Corruption("db " + dbname_, what);
   }
   std::sort(logs.begin(), logs.end());
   SequenceNumber max_sequence = versions_->LastSequence();

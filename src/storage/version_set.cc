@@ -456,12 +456,16 @@ Status VersionSet::Recover() {
   }
   if (s.ok() && !reporter.status.ok()) s = reporter.status;
   if (s.ok()) {
-    if (!next_file)
-      s = Status::Corruption("no next-file entry");
-    else if (!log_number)
-      s = Status::Corruption("no log-number entry");
-    else if (!last_seq)
-      s = Status::Corruption("no last-sequence entry");
+    // A damaged last record reads as a torn tail, so a manifest whose only
+    // record is damaged ends up here.
+    const char* what = !next_file    ? "no next-file entry"
+                       : !log_number ? "no log-number entry"
+                       : !last_seq   ? "no last-sequence entry"
+                                     : nullptr;
+    if (what != nullptr) {
+      s = Status::Corruption(std::string(what) + " (" + std::to_string(records) +
+                             " records; empty, truncated or damaged)");
+    }
   }
   if (!s.ok()) {
     v->Unref();
