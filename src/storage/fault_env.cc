@@ -297,7 +297,9 @@ Status FaultInjectionEnv::SyncFile(uint64_t epoch, const std::string& path, File
   std::memcpy(f->durable.data() + f->dirty_lo, f->data.data() + f->dirty_lo,
               f->dirty_hi - f->dirty_lo);
   f->dirty = false;
-  DKV_DASSERT(f->durable == f->data);
+  // Not DKV_DASSERT(durable == data): that is O(file size) per sync, and the
+  // simulator syncs often even in Debug builds.
+  DKV_ASSERT(f->durable.size() == f->data.size());
   return Status::OK();
 }
 
