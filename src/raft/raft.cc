@@ -94,8 +94,13 @@ Status Raft::Init() {
     // A restart: Config::peers is ignored, the storage knows the membership.
     term_ = init.hard_state.term;
     vote_ = init.hard_state.vote;
-    // Re-read the membership changes logged after the snapshot.
-    const uint64_t first = storage_->FirstIndex(), last = storage_->LastIndex();
+    // Re-read the membership changes logged after the snapshot (the storage's conf
+    // state is the one as of its snapshot, which may lie above FirstIndex() - 1).
+    DKV_ASSIGN_OR_RETURN(Snapshot stored_snap, storage_->GetSnapshot());
+    const uint64_t snap_index = stored_snap.metadata.index;
+    stored_snap.data.clear();
+    const uint64_t first = std::max(storage_->FirstIndex(), snap_index + 1);
+    const uint64_t last = storage_->LastIndex();
     for (uint64_t lo = first; lo <= last;) {
       std::vector<Entry> ents;
       DKV_RETURN_IF_ERROR(log_.Slice(lo, last + 1, 4 << 20, &ents));
@@ -120,8 +125,7 @@ Status Raft::Init() {
     // entries behind its snapshot.
     uint64_t applied = config_.applied;
     if (applied == 0) {
-      DKV_ASSIGN_OR_RETURN(Snapshot snap, storage_->GetSnapshot());
-      applied = snap.metadata.index;
+      applied = snap_index;
       if (applied > log_.committed() && applied <= log_.LastIndex()) log_.CommitTo(applied);
     }
     if (applied > log_.committed()) {
