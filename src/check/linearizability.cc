@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <map>
 #include <string_view>
 #include <unordered_map>
@@ -357,24 +358,69 @@ CheckResult CheckLinearizable(const History& history, const CheckOptions& option
     }
     if (outcome.verdict == Verdict::kOk) continue;
 
-    // A violation. Shrink it: drop read-only operations one at a time while
-    // what is left still fails. (Dropping a write could manufacture a new
-    // failure -- a read of a value nobody wrote -- so writes stay.)
+    // A violation. Shrink it, soundly: every sub-history tried is one whose
+    // failure implies the original's.
+    size_t searches = 0;
+    auto still_fails = [&](const std::vector<size_t>& trial) {
+      ++searches;
+      const uint64_t budget =
+          options.max_steps > result.steps ? options.max_steps - result.steps : 0;
+      KeyOutcome t = RunKey(history, trial, budget, clock);
+      result.steps += t.steps;
+      if (t.verdict != Verdict::kViolation) return false;
+      outcome = std::move(t);
+      return true;
+    };
+    // (1) Cut the tail. The first k operations by invocation, closed under
+    // "invoked before some kept operation with a known outcome completed":
+    // whatever is cut was invoked after every kept operation had finished, so
+    // it can neither explain nor be observed by them.
+    auto closure = [&](size_t k) {
+      int64_t horizon = std::numeric_limits<int64_t>::min();
+      size_t end = 0;
+      while (end < indices.size() && (end < k || history[indices[end]].invoke_us <= horizon)) {
+        const Operation& op = history[indices[end]];
+        if (!op.unknown()) horizon = std::max(horizon, op.complete_us);
+        ++end;
+      }
+      return std::vector<size_t>(indices.begin(), indices.begin() + end);
+    };
     std::vector<size_t> kept = indices;
-    if (kept.size() <= options.max_ops_to_minimize) {
-      for (size_t pos = kept.size(); pos-- > 0;) {
-        if (!history[kept[pos]].read_only()) continue;
-        std::vector<size_t> trial = kept;
-        trial.erase(trial.begin() + static_cast<std::ptrdiff_t>(pos));
-        const uint64_t budget =
-            options.max_steps > result.steps ? options.max_steps - result.steps : 0;
-        KeyOutcome t = RunKey(history, trial, budget, clock);
-        result.steps += t.steps;
-        if (t.verdict == Verdict::kViolation) {
-          kept = std::move(trial);
-          outcome = std::move(t);
+    size_t lo = 1, hi = indices.size();
+    while (lo < hi && searches < options.max_shrink_searches) {
+      const size_t mid = lo + (hi - lo) / 2;
+      std::vector<size_t> trial = closure(mid);
+      if (trial.size() < kept.size() && still_fails(trial)) {
+        kept = std::move(trial);
+        hi = mid;
+      } else if (trial.size() >= kept.size()) {
+        hi = mid;
+      } else {
+        lo = mid + 1;
+      }
+    }
+    // (2) Drop read-only operations (gets, failed CAS), in chunks that halve.
+    // A read cannot make a history fail by its absence. (Dropping a write
+    // could: a read of the value it wrote would become unexplained.)
+    for (size_t chunk = kept.size() / 2; chunk >= 1; chunk /= 2) {
+      for (size_t start = 0; start < kept.size() && searches < options.max_shrink_searches;) {
+        std::vector<size_t> trial;
+        size_t dropped = 0;
+        for (size_t pos = 0; pos < kept.size(); ++pos) {
+          const bool in_chunk = pos >= start && pos < start + chunk;
+          if (in_chunk && history[kept[pos]].read_only()) {
+            ++dropped;
+          } else {
+            trial.push_back(kept[pos]);
+          }
+        }
+        if (dropped > 0 && still_fails(trial)) {
+          kept = std::move(trial);  // retry the same position: new ops slid in
+        } else {
+          start += chunk;
         }
       }
+      if (searches >= options.max_shrink_searches) break;
     }
     result.verdict = Verdict::kViolation;
     result.key = std::string(key);
@@ -382,10 +428,23 @@ CheckResult CheckLinearizable(const History& history, const CheckOptions& option
     std::string& e = result.explanation;
     e = "key " + result.key + ": these " + std::to_string(kept.size()) +
         " operations have no linearization:\n";
-    for (size_t i : kept) e += "  #" + std::to_string(i) + " " + Describe(history[i]) + "\n";
+    // The search fails near the end of what is kept, so show the last ones.
+    const size_t first_shown =
+        kept.size() > options.max_explained_ops ? kept.size() - options.max_explained_ops : 0;
+    if (first_shown > 0) {
+      e += "  ... " + std::to_string(first_shown) + " earlier ones omitted (see ops)\n";
+    }
+    for (size_t pos = first_shown; pos < kept.size(); ++pos) {
+      e += "  #" + std::to_string(kept[pos]) + " " + Describe(history[kept[pos]]) + "\n";
+    }
     e += "longest partial order found:";
     if (outcome.best_order.empty()) e += " (none)";
-    for (int local : outcome.best_order) e += " #" + std::to_string(kept[local]);
+    const size_t order_shown = std::min(outcome.best_order.size(), options.max_explained_ops);
+    if (order_shown < outcome.best_order.size()) e += " ...";
+    for (size_t pos = outcome.best_order.size() - order_shown; pos < outcome.best_order.size();
+         ++pos) {
+      e += " #" + std::to_string(kept[outcome.best_order[pos]]);
+    }
     e += "\n";
     if (outcome.blocked >= 0) {
       e += "then #" + std::to_string(kept[outcome.blocked]) +

@@ -35,10 +35,12 @@ struct CheckOptions {
   // Wall-clock budget in milliseconds; 0 = none. Non-deterministic by nature:
   // the simulator leaves it at 0 and relies on max_steps.
   int64_t max_wall_ms = 0;
-  // A violating key with at most this many operations is shrunk to a smaller
-  // violating sub-history (dropping reads one at a time). The shrink costs one
-  // search per operation, hence the bound.
-  size_t max_ops_to_minimize = 200;
+  // A violating key is shrunk to a smaller sub-history that still fails: the
+  // tail no kept operation could have seen is cut, then reads are dropped in
+  // ever smaller chunks. Each attempt is one more search, hence this bound.
+  size_t max_shrink_searches = 400;
+  // Operations printed in the explanation (the ones nearest the failure).
+  size_t max_explained_ops = 40;
 };
 
 struct CheckResult {

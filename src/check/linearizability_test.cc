@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <rapidcheck.h>
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <string>
@@ -64,6 +65,22 @@ TEST(LinearizabilityTest, StaleReadIsAViolation) {
   // The concurrent read of "b" is irrelevant and is shrunk away.
   EXPECT_EQ(r.ops, (std::vector<size_t>{0, 1, 2}));
   EXPECT_NE(r.explanation.find("get(k) -> \"a\""), std::string::npos) << r.explanation;
+}
+
+TEST(LinearizabilityTest, ViolationInALongHistoryIsShrunkAndBrieflyExplained) {
+  History h;
+  for (int i = 0; i < 1000; ++i) {
+    h.push_back(Put(1, "v" + std::to_string(i), 4 * i, 4 * i + 1));
+    h.push_back(Get(2, "v" + std::to_string(i), 4 * i + 2, 4 * i + 3));
+  }
+  h.push_back(Get(3, "v500", 5000, 5001));  // stale: v1249 was written before
+  for (int i = 0; i < 100; ++i) h.push_back(Get(4, "v999", 6000 + 2 * i, 6001 + 2 * i));
+  CheckResult r = CheckLinearizable(h);
+  ASSERT_EQ(r.verdict, Verdict::kViolation);
+  // Every read but the stale one is gone, and so is the tail after it.
+  for (size_t i : r.ops) EXPECT_TRUE(h[i].kind == OpKind::kPut || i == 2000) << i;
+  EXPECT_NE(r.explanation.find("get(k) -> \"v500\" [5000, 5001]"), std::string::npos);
+  EXPECT_LT(std::count(r.explanation.begin(), r.explanation.end(), '\n'), 50);
 }
 
 TEST(LinearizabilityTest, LostWriteIsAViolation) {

@@ -37,6 +37,13 @@ namespace dkv::sim {
 
 using raft::NodeId;
 
+// Deliberate harness bugs, for testing that the checks catch them.
+enum class InjectedBug : uint8_t {
+  kNone = 0,
+  kStaleReads = 1,       // gets answered from the receiving node's state, no ReadIndex
+  kAckBeforeCommit = 2,  // puts acknowledged as soon as the proposal is accepted
+};
+
 struct ClusterOptions {
   int nodes = 3;  // initial voters, ids 1..nodes
   // Fresh ids available to membership changes (a removed id is never reused:
@@ -60,6 +67,10 @@ struct ClusterOptions {
   int64_t client_latency_us_min = 50;
   int64_t client_latency_us_max = 500;
   double read_index_probability = 0.5;  // gets by ReadIndex, else through the log
+  // Pass Config::applied = the snapshot index on restart. Off reproduces the
+  // "re-applies entries already in the snapshot" finding.
+  bool explicit_applied_on_restart = true;
+  InjectedBug bug = InjectedBug::kNone;
 
   check::CheckOptions check;
 };
