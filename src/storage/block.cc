@@ -37,6 +37,17 @@ BlockIter::BlockIter(const Block* block, const Comparator* comparator)
       current_(block->restart_offset_),
       restart_index_(block->num_restarts_) {}
 
+void BlockIter::Reset(const Block* block) {
+  data_ = block->data_.data();
+  restart_offset_ = block->restart_offset_;
+  num_restarts_ = block->num_restarts_;
+  current_ = restart_offset_;
+  restart_index_ = num_restarts_;
+  key_size_ = 0;
+  value_ = {};
+  status_ = Status::OK();
+}
+
 namespace {
 // Decodes an entry header at [p, limit). nullptr if truncated or if the key
 // and value would run past limit.

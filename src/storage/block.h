@@ -54,6 +54,11 @@ class BlockIter final : public Iterator {
   // REQUIRES: block and comparator outlive the iterator.
   BlockIter(const Block* block, const Comparator* comparator);
 
+  // Re-targets the iterator at another block (keeping its key buffer), in
+  // the state of a freshly made one: not Valid(), status OK. The error
+  // context is kept. REQUIRES: block outlives the iterator's use of it.
+  void Reset(const Block* block);
+
   bool Valid() const override { return current_ < restart_offset_; }
   void SeekToFirst() override;
   void SeekToLast() override;
@@ -89,9 +94,9 @@ class BlockIter final : public Iterator {
   }
 
   const Comparator* const comparator_;
-  const char* const data_;
-  const uint32_t restart_offset_;
-  const uint32_t num_restarts_;
+  const char* data_;
+  uint32_t restart_offset_;
+  uint32_t num_restarts_;
 
   // current_ == restart_offset_ means !Valid().
   uint32_t current_;

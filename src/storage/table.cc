@@ -8,7 +8,6 @@
 #include "storage/cache.h"
 #include "storage/filter_block.h"
 #include "storage/table_format.h"
-#include "storage/two_level_iterator.h"
 
 namespace dkv::storage {
 
@@ -52,16 +51,17 @@ struct Table::Rep {
     return Status::OK();
   }
 
-  // Pins the data block at handle, reading it on a cache miss.
-  Status PinBlock(const ReadOptions& ro, std::string_view encoded_handle, PinnedBlock* pin,
-                  uint64_t* block_offset) const {
-    BlockHandle h;
-    std::string_view input = encoded_handle;
-    if (!h.DecodeFrom(&input)) {
+  Status DecodeHandle(std::string_view encoded, BlockHandle* h) const {
+    if (!h->DecodeFrom(&encoded)) {
       return Status::Corruption(file_name, "bad block handle in index block");
     }
-    DKV_RETURN_IF_ERROR(CheckHandle(h, "data"));
-    *block_offset = h.offset();
+    return CheckHandle(*h, "data");
+  }
+
+  // Pins the data block at h, reading it on a cache miss.
+  // REQUIRES: CheckHandle(h) is OK; pin is empty.
+  Status PinBlock(const ReadOptions& ro, const BlockHandle& h, PinnedBlock* pin) const {
+    DKV_DASSERT(pin->block == nullptr);
     Cache* cache = options.block_cache.get();
     if (cache == nullptr) {
       DKV_RETURN_IF_ERROR(ReadWholeBlock(h, ro.verify_checksums, &pin->owned));
@@ -102,24 +102,137 @@ struct Table::Rep {
     pin->block = nullptr;
   }
 
-  std::unique_ptr<Iterator> NewDataIterator(const ReadOptions& ro,
-                                            std::string_view encoded_handle) const {
-    PinnedBlock pin;
-    uint64_t block_offset = 0;
-    Status s = PinBlock(ro, encoded_handle, &pin, &block_offset);
-    if (!s.ok()) return NewEmptyIterator(std::move(s));
-    auto it = std::make_unique<BlockIter>(pin.block, options.comparator);
-    it->SetErrorContext(file_name, block_offset);
-    if (pin.handle != nullptr) {
-      Cache* cache = options.block_cache.get();
-      Cache::Handle* handle = pin.handle;
-      it->RegisterCleanup([cache, handle] { cache->Release(handle); });
-    } else {
-      std::shared_ptr<Block> owned(std::move(pin.owned));
-      it->RegisterCleanup([owned] {});
-    }
-    return it;
+  class TableIterator;
+};
+
+// The table's iterator: an index block iterator choosing data blocks, like
+// TwoLevelIterator, but specialised for tables so that a scan makes no
+// allocation or virtual call per entry and one per block at most: both
+// levels are BlockIters held by value, the data one re-targeted with Reset
+// as the scan crosses blocks, and the current block is pinned directly.
+class Table::Rep::TableIterator final : public Iterator {
+ public:
+  TableIterator(const Rep* rep, const ReadOptions& ro)
+      : rep_(rep),
+        ro_(ro),
+        index_(rep->index_block.get(), rep->options.comparator),
+        data_(rep->index_block.get(), rep->options.comparator) {
+    index_.SetErrorContext(rep->file_name, rep->index_offset);
   }
+  ~TableIterator() override { rep_->Unpin(&pin_); }
+
+  bool Valid() const override { return pin_.block != nullptr && data_.Valid(); }
+  void Seek(std::string_view target) override {
+    index_.Seek(target);
+    InitDataBlock();
+    if (pin_.block != nullptr) data_.Seek(target);
+    SkipEmptyDataBlocksForward();
+  }
+  void SeekToFirst() override {
+    index_.SeekToFirst();
+    InitDataBlock();
+    if (pin_.block != nullptr) data_.SeekToFirst();
+    SkipEmptyDataBlocksForward();
+  }
+  void SeekToLast() override {
+    index_.SeekToLast();
+    InitDataBlock();
+    if (pin_.block != nullptr) data_.SeekToLast();
+    SkipEmptyDataBlocksBackward();
+  }
+  void Next() override {
+    DKV_ASSERT(Valid());
+    data_.Next();
+    if (!data_.Valid()) SkipEmptyDataBlocksForward();
+  }
+  void Prev() override {
+    DKV_ASSERT(Valid());
+    data_.Prev();
+    if (!data_.Valid()) SkipEmptyDataBlocksBackward();
+  }
+  std::string_view key() const override {
+    DKV_DASSERT(Valid());
+    return data_.key();
+  }
+  std::string_view value() const override {
+    DKV_DASSERT(Valid());
+    return data_.value();
+  }
+  Status status() const override {
+    if (!index_.status().ok()) return index_.status();
+    if (!status_.ok()) return status_;
+    if (pin_.block != nullptr) return data_.status();
+    return Status::OK();
+  }
+
+ private:
+  void SaveError(const Status& s) {
+    if (status_.ok() && !s.ok()) status_ = s;
+  }
+
+  void ReleaseBlock() {
+    if (pin_.block != nullptr) SaveError(data_.status());
+    rep_->Unpin(&pin_);
+  }
+
+  // Points data_ at the block the index is on (keeping it if it already is).
+  void InitDataBlock() {
+    if (!index_.Valid()) {
+      ReleaseBlock();
+      return;
+    }
+    BlockHandle h;
+    Status s = rep_->DecodeHandle(index_.value(), &h);
+    if (!s.ok()) {
+      ReleaseBlock();
+      SaveError(s);
+      return;
+    }
+    if (pin_.block != nullptr && h.offset() == block_offset_) return;
+    ReleaseBlock();
+    s = rep_->PinBlock(ro_, h, &pin_);
+    if (!s.ok()) {
+      SaveError(s);
+      return;
+    }
+    data_.Reset(pin_.block);
+    data_.SetErrorContext(rep_->file_name, h.offset());
+    block_offset_ = h.offset();
+  }
+
+  // Both stop at the first error: skipping a damaged block would hide data.
+  void SkipEmptyDataBlocksForward() {
+    while (pin_.block == nullptr || !data_.Valid()) {
+      if (pin_.block != nullptr && !data_.status().ok()) return;
+      if (!status_.ok() || !index_.Valid()) {
+        ReleaseBlock();
+        return;
+      }
+      index_.Next();
+      InitDataBlock();
+      if (pin_.block != nullptr) data_.SeekToFirst();
+    }
+  }
+  void SkipEmptyDataBlocksBackward() {
+    while (pin_.block == nullptr || !data_.Valid()) {
+      if (pin_.block != nullptr && !data_.status().ok()) return;
+      if (!status_.ok() || !index_.Valid()) {
+        ReleaseBlock();
+        return;
+      }
+      index_.Prev();
+      InitDataBlock();
+      if (pin_.block != nullptr) data_.SeekToLast();
+    }
+  }
+
+  const Rep* const rep_;
+  const ReadOptions ro_;
+  BlockIter index_;
+  BlockIter data_;   // meaningful only while pin_.block != nullptr
+  PinnedBlock pin_;  // the block data_ reads
+  uint64_t block_offset_ = 0;
+  Status status_;  // first error from a block read or handle
 };
 
 Table::Table(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
@@ -184,12 +297,7 @@ Result<std::unique_ptr<Table>> Table::Open(const TableOptions& options,
 }
 
 std::unique_ptr<Iterator> Table::NewIterator(const ReadOptions& options) const {
-  auto index_iter = std::make_unique<BlockIter>(rep_->index_block.get(), rep_->options.comparator);
-  index_iter->SetErrorContext(rep_->file_name, rep_->index_offset);
-  const Rep* rep = rep_.get();
-  return NewTwoLevelIterator(std::move(index_iter), [rep, options](std::string_view handle) {
-    return rep->NewDataIterator(options, handle);
-  });
+  return std::make_unique<Rep::TableIterator>(rep_.get(), options);
 }
 
 Status Table::InternalGet(
@@ -201,13 +309,14 @@ Status Table::InternalGet(
   index_iter.SetErrorContext(r->file_name, r->index_offset);
   index_iter.Seek(key);
   if (!index_iter.Valid()) return index_iter.status();
+  BlockHandle h;
+  DKV_RETURN_IF_ERROR(r->DecodeHandle(index_iter.value(), &h));
   Rep::PinnedBlock pin;
-  uint64_t block_offset = 0;
-  DKV_RETURN_IF_ERROR(r->PinBlock(options, index_iter.value(), &pin, &block_offset));
+  DKV_RETURN_IF_ERROR(r->PinBlock(options, h, &pin));
   Status s;
   {
     BlockIter it(pin.block, r->options.comparator);
-    it.SetErrorContext(r->file_name, block_offset);
+    it.SetErrorContext(r->file_name, h.offset());
     it.Seek(key);
     if (it.Valid()) found(it.key(), it.value());
     s = it.status();

@@ -12,6 +12,7 @@
 #include "common/coding.h"
 #include "common/random.h"
 #include "storage/block.h"
+#include "storage/block_builder.h"
 #include "storage/cache.h"
 #include "storage/compression.h"
 #include "storage/dbformat.h"
@@ -19,6 +20,7 @@
 #include "storage/table.h"
 #include "storage/table_builder.h"
 #include "storage/table_format.h"
+#include "storage/two_level_iterator.h"
 
 namespace dkv::storage {
 namespace {
@@ -517,6 +519,57 @@ TEST(CompressionTest, WrongSizeFieldIsCorruption) {
     EXPECT_TRUE(
         UncompressBlock(c, compressed, kMaxUncompressedBlockBytes, &out, &n).IsCorruption());
   }
+}
+
+TEST(TwoLevelIteratorTest, WalksBlocksBothWaysSkippingEmptyOnesAndStopsAtErrors) {
+  // Blocks: 0 = {a, b}, 1 = {} (empty), 2 = {c, d}; 3 = damaged.
+  std::vector<std::string> blocks;
+  for (const std::vector<std::string>& keys :
+       {std::vector<std::string>{"a", "b"}, std::vector<std::string>{},
+        std::vector<std::string>{"c", "d"}}) {
+    BlockBuilder b(2, BytewiseComparator());
+    for (const auto& k : keys) b.Add(k, "v" + k);
+    blocks.emplace_back(b.Finish());
+  }
+  blocks.push_back("xx");  // too short to be a block
+  BlockBuilder index(1, BytewiseComparator());
+  index.Add("b", "0");
+  index.Add("bb", "1");
+  index.Add("d", "2");
+  std::string index_data(index.Finish());
+  Block index_block(index_data);
+  std::vector<std::unique_ptr<Block>> owned;
+  for (const auto& b : blocks) owned.push_back(std::make_unique<Block>(b));
+  auto fn = [&](std::string_view v) -> std::unique_ptr<Iterator> {
+    return owned[static_cast<size_t>(v[0] - '0')]->NewIterator(BytewiseComparator());
+  };
+  auto it = NewTwoLevelIterator(index_block.NewIterator(BytewiseComparator()), fn);
+  std::string got;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) got += it->key();
+  EXPECT_EQ(got, "abcd");
+  got.clear();
+  for (it->SeekToLast(); it->Valid(); it->Prev()) got += it->key();
+  EXPECT_EQ(got, "dcba");
+  it->Seek("bb");
+  ASSERT_TRUE(it->Valid());
+  EXPECT_EQ(it->key(), "c");
+  EXPECT_EQ(it->value(), "vc");
+  it->Seek("e");
+  EXPECT_FALSE(it->Valid());
+  EXPECT_TRUE(it->status().ok());
+
+  // An index entry pointing at a damaged block stops the scan with its error.
+  BlockBuilder bad_index(1, BytewiseComparator());
+  bad_index.Add("b", "0");
+  bad_index.Add("c", "3");
+  bad_index.Add("d", "2");
+  std::string bad_data(bad_index.Finish());
+  Block bad_block(bad_data);
+  auto bad = NewTwoLevelIterator(bad_block.NewIterator(BytewiseComparator()), fn);
+  got.clear();
+  for (bad->SeekToFirst(); bad->Valid(); bad->Next()) got += bad->key();
+  EXPECT_EQ(got, "ab");
+  EXPECT_TRUE(bad->status().IsCorruption());
 }
 
 TEST(TableFormatTest, FooterRoundTrips) {
