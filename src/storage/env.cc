@@ -6,9 +6,9 @@
 namespace dkv::storage {
 
 namespace {
-// ReadFileToString reads in chunks of this size: large enough that a small
-// file (CURRENT, OPTIONS) is one read, small enough to live on the stack's
-// neighbour, the heap, without waste.
+// ReadFileToString reads in chunks of this size: a small file (CURRENT,
+// OPTIONS) takes one read, a larger one few syscalls, and the scratch buffer
+// stays modest.
 constexpr size_t kReadChunkBytes = 64 * 1024;
 }  // namespace
 
