@@ -326,8 +326,13 @@ Status DBImpl::Write(const WriteOptions& options, const WriteBatch& batch) {
     void Put(std::string_view key, std::string_view value) override { Check(key, value.size()); }
     void Delete(std::string_view key) override { Check(key, 0); }
   } checker;
-  DKV_RETURN_IF_ERROR(batch.Iterate(&checker));
-  DKV_RETURN_IF_ERROR(checker.status);
+  // A batch smaller than the smallest limit cannot hold an oversized key or
+  // value: skip the parse on the common path.
+  static_assert(kMaxKeySize <= kMaxValueSize);
+  if (batch.ApproximateSize() > kMaxKeySize) {
+    DKV_RETURN_IF_ERROR(batch.Iterate(&checker));
+    DKV_RETURN_IF_ERROR(checker.status);
+  }
   return WriteImpl(options, &batch);
 }
 
