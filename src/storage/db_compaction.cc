@@ -209,7 +209,9 @@ Status DBImpl::Flush() {
   bool empty;
   {
     MutexLock l(&mu_);
-    empty = mem_->ApproximateMemoryUsage() == 0 || versions_->LastSequence() == 0;
+    std::unique_ptr<Iterator> it = mem_->NewIterator();
+    it->SeekToFirst();
+    empty = !it->Valid();
   }
   if (!empty) {
     WriteOptions wo;
