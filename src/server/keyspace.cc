@@ -1,0 +1,244 @@
+#include "server/keyspace.h"
+
+#include "common/assert.h"
+#include "common/coding.h"
+#include "server/limits.h"
+
+namespace dkv::server {
+
+std::string EncodeStoredValue(const StoredValue& v) {
+  std::string out;
+  out.reserve(kValueHeaderSize + v.payload.size());
+  out.push_back(static_cast<char>(v.type));
+  PutFixed64(&out, static_cast<uint64_t>(v.expire_at_ms));
+  out.append(v.payload);
+  return out;
+}
+
+Status DecodeStoredValue(std::string_view bytes, StoredValue* v) {
+  if (bytes.size() < kValueHeaderSize) {
+    return Status::Corruption("keyspace value", "shorter than its 9-byte header");
+  }
+  uint8_t type = static_cast<uint8_t>(bytes[0]);
+  if (type != static_cast<uint8_t>(ValueType::kString)) {
+    return Status::Corruption("keyspace value", "unknown type " + std::to_string(type));
+  }
+  v->type = static_cast<ValueType>(type);
+  v->expire_at_ms = static_cast<int64_t>(DecodeFixed64(bytes.data() + 1));
+  v->payload.assign(bytes.data() + kValueHeaderSize, bytes.size() - kValueHeaderSize);
+  return Status::OK();
+}
+
+std::string Keyspace::EngineKey(std::string_view key) {
+  std::string k;
+  k.reserve(key.size() + 1);
+  k.push_back(kKeyPrefix);
+  k.append(key);
+  return k;
+}
+
+Status Keyspace::Load() {
+  expires_.clear();
+  by_time_.clear();
+  key_count_ = 0;
+  std::string start(1, kKeyPrefix);
+  const std::string limit(1, static_cast<char>(kKeyPrefix + 1));
+  while (true) {
+    std::vector<std::pair<std::string, std::string>> batch;
+    DKV_RETURN_IF_ERROR(engine_->Scan(start, limit, 1024, &batch));
+    for (auto& [k, v] : batch) {
+      StoredValue sv;
+      DKV_RETURN_IF_ERROR(DecodeStoredValue(v, &sv).WithContext("key load"));
+      key_count_++;
+      if (sv.expire_at_ms != 0) IndexExpiry(k.substr(1), sv.expire_at_ms);
+    }
+    if (batch.size() < 1024) break;
+    start = batch.back().first;
+    start.push_back('\0');
+  }
+  return Status::OK();
+}
+
+void Keyspace::IndexExpiry(const std::string& key, int64_t expire_at_ms) {
+  auto it = expires_.find(key);
+  if (it != expires_.end()) {
+    by_time_.erase({it->second, key});
+    if (expire_at_ms == 0) {
+      expires_.erase(it);
+      return;
+    }
+    it->second = expire_at_ms;
+  } else {
+    if (expire_at_ms == 0) return;
+    expires_.emplace(key, expire_at_ms);
+  }
+  by_time_.insert({expire_at_ms, key});
+  DKV_DASSERT(by_time_.size() == expires_.size());
+}
+
+void Keyspace::Changed(std::string_view key) {
+  dirty_++;
+  if (on_change_) on_change_(key);
+}
+
+Status Keyspace::DeleteExpired(const std::string& key) {
+  std::vector<KvWrite> w(1);
+  w[0].key = EngineKey(key);
+  w[0].is_delete = true;
+  DKV_RETURN_IF_ERROR(engine_->Apply(w));
+  IndexExpiry(key, 0);
+  key_count_--;
+  expired_keys_++;
+  Changed(key);
+  return Status::OK();
+}
+
+Result<std::optional<StoredValue>> Keyspace::Lookup(std::string_view key) {
+  std::string raw;
+  Status s = engine_->Get(EngineKey(key), &raw);
+  if (s.IsNotFound()) {
+    misses_++;
+    return std::optional<StoredValue>();
+  }
+  DKV_RETURN_IF_ERROR(s);
+  StoredValue v;
+  DKV_RETURN_IF_ERROR(DecodeStoredValue(raw, &v).WithContext("key"));
+  if (v.expire_at_ms != 0 && v.expire_at_ms <= NowMs()) {
+    DKV_RETURN_IF_ERROR(DeleteExpired(std::string(key)));
+    misses_++;
+    return std::optional<StoredValue>();
+  }
+  hits_++;
+  return std::optional<StoredValue>(std::move(v));
+}
+
+Status Keyspace::Set(std::string_view key, const StoredValue& value) {
+  std::string ek = EngineKey(key);
+  // The key count needs to know whether the key is new.
+  std::string old;
+  Status g = engine_->Get(ek, &old);
+  if (!g.ok() && !g.IsNotFound()) return g;
+  std::vector<KvWrite> w(1);
+  w[0].key = std::move(ek);
+  w[0].value = EncodeStoredValue(value);
+  DKV_RETURN_IF_ERROR(engine_->Apply(w));
+  if (g.IsNotFound()) key_count_++;
+  IndexExpiry(std::string(key), value.expire_at_ms);
+  Changed(key);
+  return Status::OK();
+}
+
+Status Keyspace::SetMany(const std::vector<std::pair<std::string, StoredValue>>& kvs) {
+  std::vector<KvWrite> w;
+  w.reserve(kvs.size());
+  int64_t added = 0;
+  std::unordered_map<std::string, bool> seen;
+  for (const auto& [k, v] : kvs) {
+    KvWrite kw;
+    kw.key = EngineKey(k);
+    std::string old;
+    Status g = engine_->Get(kw.key, &old);
+    if (!g.ok() && !g.IsNotFound()) return g;
+    if (g.IsNotFound() && seen.emplace(k, true).second) added++;
+    kw.value = EncodeStoredValue(v);
+    w.push_back(std::move(kw));
+  }
+  DKV_RETURN_IF_ERROR(engine_->Apply(w));
+  key_count_ += added;
+  for (const auto& [k, v] : kvs) {
+    IndexExpiry(k, v.expire_at_ms);
+    Changed(k);
+  }
+  return Status::OK();
+}
+
+Status Keyspace::Delete(std::string_view key, bool* existed) {
+  DKV_ASSIGN_OR_RETURN(std::optional<StoredValue> v, Lookup(key));
+  *existed = v.has_value();
+  if (!v) return Status::OK();
+  std::vector<KvWrite> w(1);
+  w[0].key = EngineKey(key);
+  w[0].is_delete = true;
+  DKV_RETURN_IF_ERROR(engine_->Apply(w));
+  IndexExpiry(std::string(key), 0);
+  key_count_--;
+  Changed(key);
+  return Status::OK();
+}
+
+Status Keyspace::Clear(int64_t* count) {
+  *count = 0;
+  const std::string limit(1, static_cast<char>(kKeyPrefix + 1));
+  std::string start(1, kKeyPrefix);
+  while (true) {
+    std::vector<std::pair<std::string, std::string>> batch;
+    DKV_RETURN_IF_ERROR(engine_->Scan(start, limit, kFlushBatchKeys, &batch));
+    if (batch.empty()) break;
+    std::vector<KvWrite> w(batch.size());
+    for (size_t i = 0; i < batch.size(); i++) {
+      w[i].key = batch[i].first;
+      w[i].is_delete = true;
+    }
+    DKV_RETURN_IF_ERROR(engine_->Apply(w));
+    for (auto& kv : batch) Changed(std::string_view(kv.first).substr(1));
+    *count += static_cast<int64_t>(batch.size());
+    start = batch.back().first;
+    start.push_back('\0');
+  }
+  expires_.clear();
+  by_time_.clear();
+  key_count_ = 0;
+  return Status::OK();
+}
+
+Status Keyspace::ScanKeys(std::string_view start, size_t count, std::vector<std::string>* keys,
+                          std::string* next) {
+  const std::string limit(1, static_cast<char>(kKeyPrefix + 1));
+  std::vector<std::pair<std::string, std::string>> batch;
+  DKV_RETURN_IF_ERROR(engine_->Scan(EngineKey(start), limit, count, &batch));
+  int64_t now = NowMs();
+  for (auto& [k, v] : batch) {
+    StoredValue sv;
+    DKV_RETURN_IF_ERROR(DecodeStoredValue(v, &sv).WithContext("scan"));
+    if (sv.expire_at_ms != 0 && sv.expire_at_ms <= now) continue;
+    keys->push_back(k.substr(1));
+  }
+  next->clear();
+  if (batch.size() == count && count > 0) {
+    *next = batch.back().first.substr(1);
+    next->push_back('\0');
+  }
+  return Status::OK();
+}
+
+Result<int> Keyspace::ActiveExpireCycle(int max_keys) {
+  DKV_ASSERT(max_keys > 0);
+  int64_t now = NowMs();
+  int deleted = 0;
+  while (deleted < max_keys && !by_time_.empty() && by_time_.begin()->first <= now) {
+    std::string key = by_time_.begin()->second;
+    DKV_RETURN_IF_ERROR(DeleteExpired(key));
+    deleted++;
+  }
+  return deleted;
+}
+
+}  // namespace dkv::server
+
+namespace dkv::server {
+
+uint64_t Keyspace::SaveScanCursor(std::string resume_key) {
+  uint64_t id = next_scan_cursor_++;
+  scan_cursors_.emplace(id, std::move(resume_key));
+  while (scan_cursors_.size() > kMaxScanCursors) scan_cursors_.erase(scan_cursors_.begin());
+  return id;
+}
+
+bool Keyspace::FindScanCursor(uint64_t cursor, std::string* resume_key) const {
+  auto it = scan_cursors_.find(cursor);
+  if (it == scan_cursors_.end()) return false;
+  *resume_key = it->second;
+  return true;
+}
+
+}  // namespace dkv::server

@@ -1,0 +1,118 @@
+// Keyspace: Redis's database 0 — typed values with optional expiry — stored
+// in a KvEngine, so one code path serves a single node today and a Raft
+// shard later (DESIGN.md §1).
+//
+// Each key is stored under the engine key 'k' + user key, its value encoded
+// as type byte + fixed64 expiry (ms since the epoch, 0 = none) + payload
+// (docs/formats/keyspace.md; frozen), so expiry survives a restart. Expired
+// keys vanish lazily when touched and actively in bounded cycles, driven by
+// an in-memory index of keys with a TTL (rebuilt from the engine at Open).
+// Used by the event-loop thread only; not thread-safe (the engine below is).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "server/kv_engine.h"
+
+namespace dkv::server {
+
+// Frozen: stored as the first byte of every value.
+enum class ValueType : uint8_t {
+  kString = 0,
+};
+
+struct StoredValue {
+  ValueType type = ValueType::kString;
+  int64_t expire_at_ms = 0;  // 0: no expiry
+  std::string payload;
+};
+
+// Frozen encoding (docs/formats/keyspace.md).
+inline constexpr char kKeyPrefix = 'k';
+inline constexpr size_t kValueHeaderSize = 9;  // type byte + fixed64 expiry
+std::string EncodeStoredValue(const StoredValue& v);
+// Corruption if shorter than the header or of an unknown type.
+Status DecodeStoredValue(std::string_view bytes, StoredValue* v);
+
+class Keyspace {
+ public:
+  Keyspace(KvEngine* engine, Clock* clock) : engine_(engine), clock_(clock) {}
+
+  // Reads the engine once to rebuild the expiry index and the key count.
+  Status Load();
+
+  int64_t NowMs() const { return clock_->NowMicros() / 1000; }
+  int64_t NowMicros() const { return clock_->NowMicros(); }
+
+  // The live value of `key`, or nullopt if absent or expired (an expired
+  // key is deleted on the way, as Redis's lazy expiry does).
+  Result<std::optional<StoredValue>> Lookup(std::string_view key);
+  // Stores the value (replacing any old one; its expiry is the new one's).
+  Status Set(std::string_view key, const StoredValue& value);
+  // Deletes the key if live; *existed says whether it was.
+  Status Delete(std::string_view key, bool* existed);
+  // Sets several keys in one atomic engine write (MSET).
+  Status SetMany(const std::vector<std::pair<std::string, StoredValue>>& kvs);
+  // Deletes every key. Returns how many were deleted via *count.
+  Status Clear(int64_t* count);
+
+  // Up to `count` live keys >= start in key order; *next is the key to resume
+  // from, empty when the scan is complete.
+  Status ScanKeys(std::string_view start, size_t count, std::vector<std::string>* keys,
+                  std::string* next);
+  // Number of keys (counting keys expired but not yet reclaimed, as Redis's
+  // DBSIZE does).
+  int64_t Size() const { return key_count_; }
+  int64_t ExpiresCount() const { return static_cast<int64_t>(expires_.size()); }
+
+  // Deletes at most `max_keys` keys whose time has passed; returns how many.
+  Result<int> ActiveExpireCycle(int max_keys);
+
+  // Called with each key a write changed (WATCH, cache invalidation later).
+  void set_on_change(std::function<void(std::string_view)> fn) { on_change_ = std::move(fn); }
+
+  // Counters for INFO.
+  int64_t dirty() const { return dirty_; }
+  int64_t expired_keys() const { return expired_keys_; }
+  int64_t hits() const { return hits_; }
+  int64_t misses() const { return misses_; }
+  KvEngine* engine() { return engine_; }
+
+  // SCAN cursors: Redis's cursors are integers, ours are resume keys, so a
+  // bounded table maps one to the other. A cursor older than the last
+  // kMaxScanCursors is forgotten (SCAN then answers "invalid cursor").
+  uint64_t SaveScanCursor(std::string resume_key);
+  bool FindScanCursor(uint64_t cursor, std::string* resume_key) const;
+
+ private:
+  static std::string EngineKey(std::string_view key);
+  void IndexExpiry(const std::string& key, int64_t expire_at_ms);
+  void Changed(std::string_view key);
+  Status DeleteExpired(const std::string& key);
+
+  KvEngine* engine_;
+  Clock* clock_;
+  std::unordered_map<std::string, int64_t> expires_;   // key -> expire_at_ms
+  std::set<std::pair<int64_t, std::string>> by_time_;  // (expire_at_ms, key)
+  int64_t key_count_ = 0;
+  int64_t dirty_ = 0;
+  int64_t expired_keys_ = 0;
+  int64_t hits_ = 0;
+  int64_t misses_ = 0;
+  std::function<void(std::string_view)> on_change_;
+  std::map<uint64_t, std::string> scan_cursors_;
+  uint64_t next_scan_cursor_ = 1;
+};
+
+}  // namespace dkv::server

@@ -1,0 +1,84 @@
+// KvEngine: the ordered byte store the Keyspace sits on.
+//
+// On a single node it is the storage engine (DbEngine, db_engine.h); behind
+// Raft later it will be a shard's replicated state machine; in unit tests it
+// is MemEngine (a std::map). Writes are applied without syncing; Sync() makes
+// everything applied so far durable, which lets the server merge many
+// clients' writes into one fsync (group commit). Implementations must be
+// safe to call from several threads (Sync runs on the sync thread while the
+// event loop applies writes).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+
+namespace dkv::server {
+
+struct KvWrite {
+  std::string key;
+  std::string value;
+  bool is_delete = false;
+};
+
+class KvEngine {
+ public:
+  virtual ~KvEngine() = default;
+  // NotFound if absent.
+  virtual Status Get(std::string_view key, std::string* value) = 0;
+  // Applies all writes atomically (all or none after a crash), unsynced.
+  virtual Status Apply(const std::vector<KvWrite>& writes) = 0;
+  // Makes every write applied so far durable.
+  virtual Status Sync() = 0;
+  // Appends to *out up to `max` entries with start <= key < limit (limit
+  // empty: no bound), in key order.
+  virtual Status Scan(std::string_view start, std::string_view limit, size_t max,
+                      std::vector<std::pair<std::string, std::string>>* out) = 0;
+  // Free-form statistics for INFO; empty if none.
+  virtual std::string Stats() { return {}; }
+};
+
+// An in-memory engine for tests: nothing survives the process.
+class MemEngine final : public KvEngine {
+ public:
+  Status Get(std::string_view key, std::string* value) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = map_.find(std::string(key));
+    if (it == map_.end()) return Status::NotFound("mem", "key");
+    *value = it->second;
+    return Status::OK();
+  }
+  Status Apply(const std::vector<KvWrite>& writes) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const KvWrite& w : writes) {
+      if (w.is_delete) {
+        map_.erase(w.key);
+      } else {
+        map_[w.key] = w.value;
+      }
+    }
+    return Status::OK();
+  }
+  Status Sync() override { return Status::OK(); }
+  Status Scan(std::string_view start, std::string_view limit, size_t max,
+              std::vector<std::pair<std::string, std::string>>* out) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = map_.lower_bound(std::string(start)); it != map_.end() && max > 0; ++it, --max) {
+      if (!limit.empty() && it->first >= limit) break;
+      out->emplace_back(it->first, it->second);
+    }
+    return Status::OK();
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::string> map_;
+};
+
+}  // namespace dkv::server
