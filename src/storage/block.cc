@@ -75,6 +75,15 @@ uint32_t BlockIter::RestartPoint(uint32_t index) const {
   return DecodeFixed32(data_ + restart_offset_ + index * sizeof(uint32_t));
 }
 
+void BlockIter::GrowKey(size_t need) {
+  const size_t capacity = std::max(need, 2 * key_capacity_);
+  std::unique_ptr<char[]> bigger(new char[capacity]);
+  std::memcpy(bigger.get(), key_, key_size_);
+  heap_key_ = std::move(bigger);
+  key_ = heap_key_.get();
+  key_capacity_ = capacity;
+}
+
 void BlockIter::MarkCorrupted(const char* what) {
   current_ = restart_offset_;
   restart_index_ = num_restarts_;
@@ -113,8 +122,8 @@ void BlockIter::SeekToRestartPoint(uint32_t index) {
     return false;
   }
   const size_t need = size_t{shared} + non_shared;
-  if (need > key_.size()) key_.resize(std::max(need, 2 * key_.size()));
-  std::memcpy(key_.data() + shared, p, non_shared);
+  if (need > key_capacity_) GrowKey(need);
+  std::memcpy(key_ + shared, p, non_shared);
   key_size_ = need;
   value_ = std::string_view(p + non_shared, value_size);
   while (restart_index_ + 1 < num_restarts_ && RestartPoint(restart_index_ + 1) < current_) {

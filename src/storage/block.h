@@ -67,7 +67,7 @@ class BlockIter final : public Iterator {
   void Prev() override;
   std::string_view key() const override {
     DKV_DASSERT(Valid());
-    return std::string_view(key_.data(), key_size_);
+    return std::string_view(key_, key_size_);
   }
   std::string_view value() const override {
     DKV_DASSERT(Valid());
@@ -101,10 +101,18 @@ class BlockIter final : public Iterator {
   // current_ == restart_offset_ means !Valid().
   uint32_t current_;
   uint32_t restart_index_;  // restart block holding current_
-  // The current key is key_[0, key_size_): key_ only grows, so decoding an
-  // entry is one memcpy of its unshared suffix.
-  std::string key_;
+  // Makes room for a key of `need` bytes, keeping the first key_size_.
+  void GrowKey(size_t need);
+
+  // The current key is key_[0, key_size_). It lives in inline_key_ until a
+  // key outgrows it, then in heap_key_, which only grows: decoding an entry
+  // is one memcpy, and point lookups on ordinary keys never allocate.
+  static constexpr size_t kInlineKeyBytes = 64;
+  char* key_ = inline_key_;
   size_t key_size_ = 0;
+  size_t key_capacity_ = kInlineKeyBytes;
+  std::unique_ptr<char[]> heap_key_;
+  char inline_key_[kInlineKeyBytes];
   std::string_view value_;
   Status status_;
   std::string_view file_name_;

@@ -303,6 +303,15 @@ std::unique_ptr<Iterator> Table::NewIterator(const ReadOptions& options) const {
 Status Table::InternalGet(
     const ReadOptions& options, std::string_view key,
     const std::function<void(std::string_view, std::string_view)>& found) const {
+  using Fn = std::function<void(std::string_view, std::string_view)>;
+  return InternalGet(options, key, const_cast<Fn*>(&found),
+                     [](void* arg, std::string_view k, std::string_view v) {
+                       (*static_cast<const Fn*>(arg))(k, v);
+                     });
+}
+
+Status Table::InternalGet(const ReadOptions& options, std::string_view key, void* arg,
+                          FoundFunction found) const {
   const Rep* r = rep_.get();
   if (r->filter != nullptr && !r->filter->KeyMayMatch(key)) return Status::OK();
   BlockIter index_iter(r->index_block.get(), r->options.comparator);
@@ -318,7 +327,7 @@ Status Table::InternalGet(
     BlockIter it(pin.block, r->options.comparator);
     it.SetErrorContext(r->file_name, h.offset());
     it.Seek(key);
-    if (it.Valid()) found(it.key(), it.value());
+    if (it.Valid()) found(arg, it.key(), it.value());
     s = it.status();
   }
   r->Unpin(&pin);

@@ -41,6 +41,12 @@ class Table {
   // Returns OK if nothing matched (found not called).
   Status InternalGet(const ReadOptions& options, std::string_view key,
                      const std::function<void(std::string_view, std::string_view)>& found) const;
+  // The same without std::function (whose construction may allocate when the
+  // caller's lambda captures more than two pointers), for hot paths: calls
+  // found(arg, k, v). Allocation-free when the block is in the cache.
+  using FoundFunction = void (*)(void* arg, std::string_view key, std::string_view value);
+  Status InternalGet(const ReadOptions& options, std::string_view key, void* arg,
+                     FoundFunction found) const;
 
   // Approximate offset in the file of the data for key (for size estimates).
   uint64_t ApproximateOffsetOf(std::string_view key) const;

@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <map>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,21 @@
 #include "storage/table_builder.h"
 #include "storage/table_format.h"
 #include "storage/two_level_iterator.h"
+
+// Counts heap allocations while g_count_allocations is set (for the
+// allocation-free lookup test). GCC cannot see that new and delete below are
+// a matching replacement pair and warns where gtest's news are inlined.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+static std::atomic<bool> g_count_allocations{false};
+static std::atomic<int> g_allocations{0};
+void* operator new(size_t n) {
+  if (g_count_allocations.load(std::memory_order_relaxed)) g_allocations++;
+  void* p = std::malloc(n == 0 ? 1 : n);
+  if (p == nullptr) throw std::bad_alloc();
+  return p;
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
 
 namespace dkv::storage {
 namespace {
@@ -310,6 +327,41 @@ TEST(TableTest, BlockCacheServesRepeatedReads) {
   const int after_nofill = reads.load();
   ASSERT_TRUE(Get(**t, Key(3000), &v, &hit, no_fill).ok());
   EXPECT_EQ(reads.load(), after_nofill + 1);
+}
+
+TEST(TableTest, CachedPointLookupDoesNotAllocate) {
+  InternalKeyComparator icmp(BytewiseComparator());
+  auto user_filter = NewBloomFilterPolicy(10);
+  auto filter = NewInternalFilterPolicy(user_filter.get());
+  TableOptions options;
+  options.comparator = &icmp;
+  options.filter_policy = filter.get();
+  options.block_cache = NewLRUCache(8 << 20);
+  StringSink sink;
+  TableBuilder builder(options, &sink);
+  std::vector<std::string> keys;
+  for (int i = 0; i < 1000; i++) {
+    std::string k;
+    AppendInternalKey(&k, "user-key-" + Key(i), 7, ValueType::kValue);
+    builder.Add(k, Value(i));
+    keys.emplace_back(LookupKey("user-key-" + Key(i), 100).internal_key());
+  }
+  ASSERT_TRUE(builder.Finish().ok());
+  auto t = OpenTable(options, sink.contents());
+  ASSERT_TRUE(t.ok());
+  size_t hits = 0;
+  auto found = [](void* arg, std::string_view, std::string_view) { ++*static_cast<size_t*>(arg); };
+  for (const auto& k : keys) ASSERT_TRUE((*t)->InternalGet(ReadOptions(), k, &hits, found).ok());
+  ASSERT_EQ(hits, keys.size());  // every block is now cached
+  g_allocations = 0;
+  g_count_allocations = true;
+  for (const auto& k : keys) {
+    Status s = (*t)->InternalGet(ReadOptions(), k, &hits, found);
+    if (!s.ok()) break;
+  }
+  g_count_allocations = false;
+  EXPECT_EQ(g_allocations.load(), 0);
+  EXPECT_EQ(hits, 2 * keys.size());
 }
 
 TEST(TableTest, InternalKeysWithInternalFilter) {
