@@ -665,6 +665,10 @@ NodeStatus Raft::GetStatus() const {
   s.last_index = log_.LastIndex();
   s.conf_state = conf_;
   s.lead_transferee = lead_transferee_;
+  for (const auto& [id, pr] : prs_) {
+    s.progress.push_back({id, pr.match, pr.next, pr.state, pr.recent_active, pr.is_learner,
+                          pr.inflights.Count(), pr.pending_snapshot, pr.snapshot_offset});
+  }
   return s;
 }
 

@@ -4,6 +4,9 @@
 // ReadIndex and lease reads (thesis §6.4), and proposal forwarding.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstdlib>
+
 #include "common/random.h"
 #include "raft/raft_test_util.h"
 
@@ -527,6 +530,113 @@ TEST(MembershipTest, FollowerForwardsConfChange) {
   net.TickAll(2);
   EXPECT_TRUE(net.node(1).status().conf_state.IsLearner(4));
   EXPECT_TRUE(net.node(4).status().conf_state.IsLearner(4));
+}
+
+// Chaos: loss, reordering, duplication, partitions, restarts, log compaction and
+// membership changes together, over several seeds. Safety: applied entries agree
+// at every index and there is at most one leader per term. Liveness once healed:
+// every member converges on the leader's state.
+TEST(RandomizedTest, SafetyUnderChaosWithRestartsSnapshotsAndMembership) {
+  size_t terms = 0, snapshots = 0, learners_added = 0, applied = 0;
+  // DKV_RAFT_CHAOS_SEEDS=N runs seeds 1..N (a longer soak); DKV_RAFT_CHAOS_SEED=S
+  // replays one seed.
+  uint64_t first_seed = 1, last_seed = 60;
+  if (const char* n = std::getenv("DKV_RAFT_CHAOS_SEEDS"))
+    last_seed = std::strtoull(n, nullptr, 10);
+  if (const char* one = std::getenv("DKV_RAFT_CHAOS_SEED")) {
+    first_seed = last_seed = std::strtoull(one, nullptr, 10);
+  }
+  const bool full_run = first_seed == 1 && last_seed >= 60;
+  for (uint64_t seed = first_seed; seed <= last_seed; seed++) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    Network net(
+        3, [](Config* c) { c->max_snapshot_chunk_bytes = 64; }, seed);
+    Rng rng(seed * 7919);
+    net.SetChaos(&rng);
+    net.SetDropFilter([&rng](const Message&) { return rng.OneIn(8); });
+    std::map<uint64_t, NodeId> leader_of_term;
+    int proposals = 0;
+    bool added = false;
+    for (int step = 0; step < 300; step++) {
+      const NodeId any = 1 + rng.Uniform(3);
+      if (rng.OneIn(50)) {
+        net.Heal();
+        if (rng.OneIn(2)) net.Isolate(any);
+      }
+      if (rng.OneIn(40)) net.Restart(any);
+      if (rng.OneIn(30)) {
+        auto& tn = net.node(any);
+        if (tn.applied_index > tn.storage.GetSnapshot()->metadata.index) tn.SnapshotAndCompact();
+      }
+      NodeId leader = net.Leader();
+      if (leader != kNoNode && rng.OneIn(2)) {
+        net.node(leader)
+            .node->Propose("s" + std::to_string(seed) + "-" + std::to_string(proposals++))
+            .IgnoreError();
+      }
+      if (leader != kNoNode && step > 100 && !added) {
+        if (net.ids().size() == 3) net.AddNode(4, {});
+        added = net.node(leader).node->ProposeConfChange({ConfChangeType::kAddLearner, 4, {}}).ok();
+      }
+      if (leader != kNoNode && added && rng.OneIn(25)) {
+        net.node(leader).node->ProposeConfChange({ConfChangeType::kAddVoter, 4, {}}).IgnoreError();
+      }
+      net.TickAll(1);
+      for (NodeId id : net.ids()) {
+        NodeStatus s = net.node(id).status();
+        if (s.role != Role::kLeader) continue;
+        auto [it, fresh] = leader_of_term.emplace(s.hard_state.term, id);
+        EXPECT_EQ(it->second, id) << "two leaders in term " << s.hard_state.term;
+      }
+      net.CheckLogsAgree();
+      if (::testing::Test::HasFailure()) return;
+    }
+    net.Heal();
+    net.SetDropFilter(nullptr);
+    net.SetChaos(nullptr);
+    net.TickAll(60);
+    net.CheckLogsAgree();
+    const NodeId leader = net.Leader();
+    ASSERT_NE(leader, kNoNode);
+    ASSERT_TRUE(net.node(leader).node->Propose("final").ok());
+    net.Deliver();
+    net.TickAll(3);
+    for (NodeId id : net.ids()) {
+      if (!net.node(leader).status().conf_state.Contains(id)) continue;
+      EXPECT_EQ(net.node(id).state, net.node(leader).state) << "node " << id;
+      if (net.node(id).state != net.node(leader).state) {
+        NodeStatus ls = net.node(leader).status(), fs = net.node(id).status();
+        std::printf(
+            "leader %llu term %llu commit %llu last %llu | node %llu role %s term %llu "
+            "commit %llu last %llu applied %llu lead %llu voter %d\n",
+            (unsigned long long)leader, (unsigned long long)ls.hard_state.term,
+            (unsigned long long)ls.hard_state.commit, (unsigned long long)ls.last_index,
+            (unsigned long long)id, RoleName(fs.role), (unsigned long long)fs.hard_state.term,
+            (unsigned long long)fs.hard_state.commit, (unsigned long long)fs.last_index,
+            (unsigned long long)fs.applied, (unsigned long long)fs.leader_id,
+            (int)ls.conf_state.IsVoter(id));
+        for (const PeerProgress& p : ls.progress) {
+          std::printf(
+              "  pr %llu match %llu next %llu state %s active %d inflight %zu snap %llu@%llu\n",
+              (unsigned long long)p.id, (unsigned long long)p.match, (unsigned long long)p.next,
+              ProgressStateName(p.state), (int)p.recent_active, p.inflight,
+              (unsigned long long)p.pending_snapshot, (unsigned long long)p.snapshot_offset);
+        }
+      }
+      snapshots += net.node(id).installed_snapshot;
+    }
+    terms += leader_of_term.size();
+    learners_added += added;
+    applied += net.node(leader).state.size();
+  }
+  // The run must actually exercise what it claims to.
+  if (!full_run) return;
+  EXPECT_GT(terms, 120u);
+  EXPECT_GT(snapshots, 0u);
+  EXPECT_GT(learners_added, 30u);
+  EXPECT_GT(applied, 2500u);
+  std::printf("chaos: %zu leader terms, %zu snapshot installs, %zu groups grew, %zu applied\n",
+              terms, snapshots, learners_added, applied);
 }
 
 }  // namespace

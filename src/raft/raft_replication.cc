@@ -293,13 +293,12 @@ void Raft::SendSnapshotChunk(NodeId to, Progress& pr) {
 void Raft::HandleSnapshotResponse(const Message& m, Progress& pr) {
   pr.recent_active = true;
   if (pr.state != ProgressState::kSnapshot || m.snapshot.index != pr.pending_snapshot) return;
-  if (m.reject) {
-    pr.snapshot_offset = 0;  // the follower lost what it had: start over
-  } else if (m.index > pr.snapshot_offset && m.index <= snapshot_cache_.data.size()) {
-    pr.snapshot_offset = m.index;
-  } else {
-    return;  // a duplicate answer: the chunk it asks for is already on its way
-  }
+  // The follower says how many bytes it holds: resume from there. An answer equal
+  // to our offset asks for the chunk already on its way (a duplicate): ignore it,
+  // so one answer never sends more than one chunk.
+  const uint64_t held = m.reject ? 0 : m.index;
+  if (held == pr.snapshot_offset || held > snapshot_cache_.data.size()) return;
+  pr.snapshot_offset = held;
   SendSnapshotChunk(m.from, pr);
 }
 
@@ -369,13 +368,14 @@ void Raft::HandleSnapshotChunk(const Message& m) {
   resp.type = MessageType::kMsgSnapResp;
   resp.to = m.from;
   resp.snapshot.index = meta.index;
-  if (m.snapshot_offset == 0) {
+  if (m.snapshot_offset == 0 && !(same && !incoming_snapshot_data_.empty())) {
     incoming_snapshot_meta_ = meta;
     incoming_snapshot_data_ = m.snapshot_chunk;
   } else if (same && m.snapshot_offset == incoming_snapshot_data_.size()) {
     incoming_snapshot_data_ += m.snapshot_chunk;
   } else {
-    // Out of order or for a snapshot we are not assembling: say where we are.
+    // Out of order, a duplicate, or for a snapshot we are not assembling: say
+    // where we are.
     resp.reject = !same;
     resp.index = same ? incoming_snapshot_data_.size() : 0;
     Send(std::move(resp));

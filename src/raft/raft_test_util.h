@@ -16,6 +16,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/random.h"
 #include "raft/quorum.h"
 #include "raft/raw_node.h"
 
@@ -166,8 +167,11 @@ class Network {
     for (int round = 0; round < 100000; round++) {
       ProcessAll();
       if (queue_.empty()) return;
-      Message m = std::move(queue_.front());
-      queue_.pop_front();
+      size_t pick = 0;
+      if (chaos_ != nullptr) pick = chaos_->Uniform(queue_.size());  // reorder
+      Message m = std::move(queue_[pick]);
+      queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(pick));
+      if (chaos_ != nullptr && chaos_->OneIn(20)) queue_.push_back(m);  // duplicate
       if (Dropped(m)) continue;
       Status s = nodes_.at(m.to)->node->Step(m);
       EXPECT_TRUE(s.ok()) << s.ToString();
@@ -216,6 +220,10 @@ class Network {
   }
   void Heal() { cut_.clear(); }
   void SetDropFilter(std::function<bool(const Message&)> f) { drop_ = std::move(f); }
+  // Delivers messages in a random order and duplicates some (nullptr: FIFO, once).
+  void SetChaos(Rng* rng) { chaos_ = rng; }
+  // Drops every message in flight (e.g. a crash of the whole network).
+  void DropInFlight() { queue_.clear(); }
 
   // Messages handed to the network so far (for assertions), and a way to reset it.
   const std::vector<Message>& sent() const { return sent_; }
@@ -247,6 +255,7 @@ class Network {
   std::deque<Message> queue_;
   std::set<std::pair<NodeId, NodeId>> cut_;
   std::function<bool(const Message&)> drop_;
+  Rng* chaos_ = nullptr;
   std::vector<Message> sent_;
 };
 

@@ -16,6 +16,7 @@
 
 #include "common/status.h"
 #include "raft/log_storage.h"
+#include "raft/progress.h"
 #include "raft/types.h"
 
 namespace dkv::raft {
@@ -123,6 +124,19 @@ struct Ready {
   bool must_sync = false;
 };
 
+// What a leader knows of one member's log (NodeStatus::progress).
+struct PeerProgress {
+  NodeId id = kNoNode;
+  uint64_t match = 0;
+  uint64_t next = 0;
+  ProgressState state = ProgressState::kProbe;
+  bool recent_active = false;
+  bool is_learner = false;
+  size_t inflight = 0;
+  uint64_t pending_snapshot = 0;
+  uint64_t snapshot_offset = 0;
+};
+
 // A snapshot of the node's state, for tests, metrics and debugging.
 struct NodeStatus {
   NodeId id = kNoNode;
@@ -133,6 +147,7 @@ struct NodeStatus {
   uint64_t last_index = 0;
   ConfState conf_state;
   NodeId lead_transferee = kNoNode;
+  std::vector<PeerProgress> progress;  // leader only, sorted by id
 };
 
 class RawNode {
