@@ -100,7 +100,11 @@ void DBImpl::BackgroundWork() {
     c = versions_->PickCompaction();
   }
   Status s;
-  if (c != nullptr) s = DoCompaction(c.get());
+  if (c != nullptr) {
+    compaction_running_ = true;
+    s = DoCompaction(c.get());
+    compaction_running_ = false;
+  }
   c.reset();
   if (!s.ok() && !shutting_down_.load()) RecordBackgroundError(s);
   if (m != nullptr) {
@@ -166,7 +170,7 @@ Status DBImpl::WriteLevel0Table(MemTable* mem, VersionEdit* edit, Version* base)
   pending_outputs_.erase(meta.number);
   int level = 0;
   if (s.ok() && meta.file_size > 0) {
-    if (base != nullptr) {
+    if (base != nullptr && !compaction_running_) {
       level = base->PickLevelForMemTableOutput(ExtractUserKey(meta.smallest),
                                                ExtractUserKey(meta.largest));
     }

@@ -59,9 +59,9 @@ Options SanitizeOptions(const Options& src) {
 }
 
 DBImpl::DBImpl(const Options& raw_options, const std::string& dbname)
-    : env_(SanitizeOptions(raw_options).env),
+    : options_(SanitizeOptions(raw_options)),
+      env_(options_.env),
       icmp_(BytewiseComparator()),
-      options_(SanitizeOptions(raw_options)),
       dbname_(dbname),
       bg_done_cv_(&mu_),
       bg_work_cv_(&mu_) {

@@ -113,11 +113,11 @@ class DBImpl final : public DB {
   std::string DebugStats() REQUIRES(mu_);
 
   // Constant after construction.
+  const Options options_;  // sanitized
   Env* const env_;
   const InternalKeyComparator icmp_;
   std::unique_ptr<const FilterPolicy> user_filter_policy_;
   std::unique_ptr<const FilterPolicy> filter_policy_;  // on internal keys
-  const Options options_;
   const std::string dbname_;
   std::unique_ptr<TableCache> table_cache_;
   std::unique_ptr<FileLock> db_lock_;
@@ -136,6 +136,9 @@ class DBImpl final : public DB {
   PreparedLog prepared_log_ GUARDED_BY(mu_);
   std::vector<uint64_t> recyclable_logs_ GUARDED_BY(mu_);
   bool prepare_log_failed_ GUARDED_BY(mu_) = false;  // retried after the next switch
+  // A compaction is between picking its inputs and installing its outputs;
+  // a flush then goes to level 0 (a deeper level could overlap the outputs).
+  bool compaction_running_ GUARDED_BY(mu_) = false;
   std::deque<Writer*> writers_ GUARDED_BY(mu_);
   std::unique_ptr<WriteBatch> group_batch_ GUARDED_BY(mu_);
   std::list<SnapshotImpl*> snapshots_ GUARDED_BY(mu_);  // oldest first
