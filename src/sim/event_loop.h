@@ -10,11 +10,9 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <vector>
 
 namespace dkv::sim {
@@ -46,35 +44,52 @@ class EventLoop {
   // `time_us`. Stops early (returning false) if `stop` becomes true after an event.
   bool RunUntil(int64_t time_us, const std::function<bool()>& stop = nullptr);
 
-  size_t pending() const { return heap_.size() - cancelled_.size(); }
+  size_t pending() const { return pending_; }
   uint64_t events_run() const { return events_run_; }
 
   // Folds one line describing something that happened into the trace hash.
   void Trace(std::string_view line);
   uint64_t trace_hash() const { return trace_hash_; }
-  const std::deque<std::string>& trace_tail() const { return trace_tail_; }
+  // The last kTraceTailLines lines, oldest first, each prefixed by its time.
+  std::vector<std::string> TraceTail() const;
   // When set, every trace line is also appended to this vector (debugging).
   void set_trace_sink(std::vector<std::string>* sink) { trace_sink_ = sink; }
 
  private:
+  // The heap holds small PODs; callbacks stay put in `slots_` (reused through
+  // a free list), so sifting never moves a std::function.
   struct Event {
     int64_t time_us;
     uint64_t seq;
+    uint32_t slot;
+  };
+  struct Slot {
     Callback cb;
+    uint64_t seq = 0;  // the event occupying the slot; 0 = free
   };
   // Min-heap order: earliest time first, then lowest sequence number.
   static bool Later(const Event& a, const Event& b) {
     if (a.time_us != b.time_us) return a.time_us > b.time_us;
     return a.seq > b.seq;
   }
+  static EventId MakeId(uint32_t slot, uint64_t seq) {
+    return (static_cast<uint64_t>(slot) << 40) | (seq & ((uint64_t{1} << 40) - 1));
+  }
+  // Pops the earliest live event into *e (cancelled ones are discarded).
+  bool PopLive(Event* e);
 
   int64_t now_us_ = 0;
   uint64_t next_seq_ = 1;
   uint64_t events_run_ = 0;
+  size_t pending_ = 0;
   std::vector<Event> heap_;
-  std::unordered_set<EventId> cancelled_;
+  std::vector<Slot> slots_;
+  std::vector<uint32_t> free_slots_;
   uint64_t trace_hash_ = 0;
-  std::deque<std::string> trace_tail_;
+  std::vector<std::string> trace_ring_;  // kTraceTailLines, reused in place
+  std::vector<int64_t> trace_times_;
+  size_t trace_next_ = 0;
+  uint64_t trace_lines_ = 0;
   std::vector<std::string>* trace_sink_ = nullptr;
 };
 

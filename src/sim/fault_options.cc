@@ -4,7 +4,7 @@ namespace dkv::sim {
 
 std::vector<std::string> ScenarioNames() {
   return {"clean",      "lossy",    "partition", "crash", "disk",
-          "membership", "transfer", "snapshot",  "mixed"};
+          "membership", "transfer", "snapshot",  "lease", "mixed"};
 }
 
 namespace {
@@ -56,6 +56,14 @@ Result<FaultOptions> ScenarioFaults(const std::string& name) {
     f.snapshot_every_entries = 8;
     f.crash_probability = 0.05;
     f.partition_probability = 0.05;
+    return f;
+  }
+  if (name == "lease") {
+    f.lease_drift_bound_ticks = 2;
+    f.partition_probability = 0.1;
+    f.crash_leader_probability = 0.03;
+    f.clock_drift_ppm_max = 1000;
+    f.link.tail_probability = 0.01;
     return f;
   }
   if (name == "mixed") {

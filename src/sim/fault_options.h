@@ -71,10 +71,15 @@ struct FaultOptions {
   // oscillator drift up to this many ppm either way.
   int64_t clock_skew_us_max = 0;
   double clock_drift_ppm_max = 0.0;
+
+  // Not a fault but a mode some scenarios turn on: leaders answer ReadIndex
+  // from their lease (Config::clock_drift_bound_ticks = this, when >= 0)
+  // instead of a heartbeat round. Drift above makes the lease's margin matter.
+  int lease_drift_bound_ticks = -1;
 };
 
 // The named scenarios, for the CLI and tests: "clean", "lossy", "partition",
-// "crash", "disk", "membership", "transfer", "snapshot", "mixed".
+// "crash", "disk", "membership", "transfer", "snapshot", "lease", "mixed".
 std::vector<std::string> ScenarioNames();
 // The faults of one scenario; InvalidArgument for an unknown name.
 Result<FaultOptions> ScenarioFaults(const std::string& name);

@@ -49,6 +49,9 @@ int main(int argc, char** argv) {
   app.add_flag("--quiet", quiet, "print only failures and the summary");
   app.add_flag("--verbose", verbose, "print a summary line for every seed");
   app.add_flag("--trace", trace, "on failure, print the last trace lines");
+  bool explicit_applied = false;
+  app.add_flag("--explicit-applied", explicit_applied,
+               "restart nodes with Config::applied = snapshot index instead of 0");
   CLI11_PARSE(app, argc, argv);
 
   const std::vector<std::string> names = dkv::sim::ScenarioNames();
@@ -66,6 +69,7 @@ int main(int argc, char** argv) {
     options.nodes = nodes;
     options.fault_steps = steps;
     options.faults = dkv::sim::ScenarioFaults(name).value();
+    options.explicit_applied_on_restart = explicit_applied;
     dkv::sim::RaftCluster cluster(s, options);
     std::vector<std::string> lines;
     dkv::sim::RunReport report = cluster.Run();
@@ -78,12 +82,13 @@ int main(int argc, char** argv) {
       continue;
     }
     ++failed;
-    const std::string repro = ReproCommand(s, name, nodes, steps, default_steps);
+    std::string repro = ReproCommand(s, name, nodes, steps, default_steps);
+    if (explicit_applied) repro += " --explicit-applied";
     if (first_repro.empty()) first_repro = repro;
     std::printf("seed %llu %s FAILED: %s\n  %s\n", static_cast<unsigned long long>(s), name.c_str(),
                 report.failure.c_str(), report.Summary().c_str());
     if (trace) {
-      for (const std::string& line : cluster.loop().trace_tail())
+      for (const std::string& line : cluster.loop().TraceTail())
         std::printf("    %s\n", line.c_str());
     }
     std::printf("  replay: %s\n", repro.c_str());
