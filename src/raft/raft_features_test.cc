@@ -537,7 +537,7 @@ TEST(MembershipTest, FollowerForwardsConfChange) {
 // at every index and there is at most one leader per term. Liveness once healed:
 // every member converges on the leader's state.
 TEST(RandomizedTest, SafetyUnderChaosWithRestartsSnapshotsAndMembership) {
-  size_t terms = 0, snapshots = 0, learners_added = 0, applied = 0;
+  size_t terms = 0, snapshots = 0, learners_added = 0, applied = 0, reads_answered = 0;
   // DKV_RAFT_CHAOS_SEEDS=N runs seeds 1..N (a longer soak); DKV_RAFT_CHAOS_SEED=S
   // replays one seed.
   uint64_t first_seed = 1, last_seed = 60;
@@ -548,10 +548,22 @@ TEST(RandomizedTest, SafetyUnderChaosWithRestartsSnapshotsAndMembership) {
   }
   const bool full_run = first_seed == 1 && last_seed >= 60;
   for (uint64_t seed = first_seed; seed <= last_seed; seed++) {
-    SCOPED_TRACE("seed " + std::to_string(seed));
+    SCOPED_TRACE("replay: DKV_RAFT_CHAOS_SEED=" + std::to_string(seed) +
+                 " raft_test --gtest_filter='*Chaos*'");
+    const bool lease = seed % 2 == 0;
     Network net(
-        3, [](Config* c) { c->max_snapshot_chunk_bytes = 64; }, seed);
+        3,
+        [lease](Config* c) {
+          c->max_snapshot_chunk_bytes = 64;
+          if (lease) c->clock_drift_bound_ticks = 2;
+        },
+        seed);
     Rng rng(seed * 7919);
+    // Reads: the index a read returns must cover every entry committed anywhere
+    // when the read was asked (all ticks run at the same rate here: drift 0).
+    std::map<std::string, uint64_t> read_floor;
+    std::map<NodeId, size_t> reads_checked;
+    int read_count = 0;
     net.SetChaos(&rng);
     net.SetDropFilter([&rng](const Message&) { return rng.OneIn(8); });
     std::map<uint64_t, NodeId> leader_of_term;
@@ -581,7 +593,25 @@ TEST(RandomizedTest, SafetyUnderChaosWithRestartsSnapshotsAndMembership) {
       if (leader != kNoNode && added && rng.OneIn(25)) {
         net.node(leader).node->ProposeConfChange({ConfChangeType::kAddVoter, 4, {}}).IgnoreError();
       }
+      if (rng.OneIn(3)) {
+        uint64_t floor = 0;
+        for (NodeId id : net.ids())
+          floor = std::max(floor, net.node(id).status().hard_state.commit);
+        const std::string ctx = "read-" + std::to_string(read_count++);
+        if (net.node(any).node->ReadIndex(ctx).ok()) read_floor[ctx] = floor;
+      }
       net.TickAll(1);
+      for (NodeId id : net.ids()) {
+        auto& reads = net.node(id).reads;
+        for (size_t k = reads_checked[id]; k < reads.size(); k++) {
+          auto it = read_floor.find(reads[k].context);
+          ASSERT_NE(it, read_floor.end()) << reads[k].context;
+          EXPECT_GE(reads[k].index, it->second)
+              << "stale read " << reads[k].context << " on " << id;
+          reads_answered++;
+        }
+        reads_checked[id] = reads.size();
+      }
       for (NodeId id : net.ids()) {
         NodeStatus s = net.node(id).status();
         if (s.role != Role::kLeader) continue;
@@ -635,8 +665,10 @@ TEST(RandomizedTest, SafetyUnderChaosWithRestartsSnapshotsAndMembership) {
   EXPECT_GT(snapshots, 0u);
   EXPECT_GT(learners_added, 30u);
   EXPECT_GT(applied, 2500u);
-  std::printf("chaos: %zu leader terms, %zu snapshot installs, %zu groups grew, %zu applied\n",
-              terms, snapshots, learners_added, applied);
+  EXPECT_GT(reads_answered, 1000u);
+  std::printf(
+      "chaos: %zu leader terms, %zu snapshot installs, %zu groups grew, %zu applied, %zu reads\n",
+      terms, snapshots, learners_added, applied, reads_answered);
 }
 
 }  // namespace
