@@ -1,0 +1,149 @@
+#include "server/connection.h"
+
+#include <spdlog/spdlog.h>
+
+#include "common/assert.h"
+#include "server/server.h"
+
+namespace dkv::server {
+
+Connection::Connection(Server* server, asio::ip::tcp::socket socket, int64_t id)
+    : server_(server), socket_(std::move(socket)) {
+  RespParserLimits limits;
+  limits.proto_max_bulk_len = server->config().proto_max_bulk_len;
+  parser_.set_limits(limits);
+  state_.id = id;
+  state_.authenticated = server->NoPasswordConfigured();
+  int64_t now = server->keyspace()->NowMs();
+  state_.created_ms = now;
+  state_.last_interaction_ms = now;
+  asio::error_code ec;
+  auto remote = socket_.remote_endpoint(ec);
+  if (!ec) state_.addr = remote.address().to_string() + ":" + std::to_string(remote.port());
+  auto local = socket_.local_endpoint(ec);
+  if (!ec) state_.laddr = local.address().to_string() + ":" + std::to_string(local.port());
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+}
+
+void Connection::Start() { Read(); }
+
+void Connection::Close() {
+  if (closed_) return;
+  closed_ = true;
+  asio::error_code ec;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+  server_->UnwatchAll(&state_);
+  server_->RemoveConnection(state_.id);  // may drop the last owner but one
+}
+
+void Connection::Read() {
+  if (closed_ || reading_ || input_closed_) return;
+  reading_ = true;
+  auto self = shared_from_this();
+  socket_.async_read_some(asio::buffer(read_buf_),
+                          [self](const asio::error_code& ec, size_t n) { self->OnRead(ec, n); });
+}
+
+void Connection::OnRead(const asio::error_code& ec, size_t n) {
+  reading_ = false;
+  if (closed_) return;
+  if (ec) {
+    Close();
+    return;
+  }
+  parser_.Append(std::string_view(read_buf_.data(), n));
+  state_.last_interaction_ms = server_->keyspace()->NowMs();
+  if (static_cast<int64_t>(parser_.buffered_bytes()) >
+      server_->config().client_query_buffer_limit) {
+    spdlog::warn("closing client id={} addr={}: query buffer {} bytes over the limit", state_.id,
+                 state_.addr, parser_.buffered_bytes());
+    Close();
+    return;
+  }
+  Process();
+  if (closed_) return;
+  FlushOutput();
+  if (closed_) return;
+  if (output_bytes() > static_cast<size_t>(server_->config().client_output_buffer_limit)) {
+    spdlog::warn("closing client id={} addr={}: output buffer {} bytes over the limit", state_.id,
+                 state_.addr, output_bytes());
+    Close();
+    return;
+  }
+  Read();
+}
+
+void Connection::Process() {
+  std::vector<std::string> argv;
+  std::string error;
+  const bool always = server_->config().appendfsync == AppendFsync::kAlways;
+  std::string batch;  // replies of this round
+  uint64_t batch_seq = 0;
+  // Bound the work of one round so a huge pipeline cannot starve others.
+  for (int i = 0; i < 10000 && !state_.close_after_reply && !state_.killed; i++) {
+    RespParser::Result r = parser_.Next(&argv, &error);
+    if (r == RespParser::Result::kNeedMore) break;
+    ReplyBuilder reply(&batch, state_.protocol);
+    if (r == RespParser::Result::kError) {
+      reply.Error("ERR " + error);
+      spdlog::info("protocol error from client id={} addr={}: {}", state_.id, state_.addr, error);
+      state_.close_after_reply = true;
+      break;
+    }
+    int64_t dirty_before = server_->keyspace()->dirty();
+    server_->dispatcher()->Execute(&state_, argv, &reply);
+    if (server_->keyspace()->dirty() != dirty_before) {
+      uint64_t seq = server_->NoteWrite();
+      if (always) batch_seq = seq;
+    }
+  }
+  if (state_.close_after_reply) input_closed_ = true;
+  if (batch.empty()) return;
+  if (batch_seq > server_->synced_seq() || !held_.empty()) {
+    // Order: anything after a held reply waits with it.
+    held_.append(batch);
+    held_seq_ = std::max(held_seq_, batch_seq);
+    server_->WaitForSync(shared_from_this());
+  } else {
+    out_.append(batch);
+  }
+}
+
+void Connection::OnSynced() {
+  if (closed_ || held_.empty()) return;
+  if (server_->synced_seq() < held_seq_) return;
+  out_.append(held_);
+  held_.clear();
+  held_seq_ = 0;
+  FlushOutput();
+}
+
+void Connection::FlushOutput() {
+  if (closed_) return;
+  if (!writing_.empty()) return;  // the completion handler continues
+  if (out_.empty()) {
+    if (held_.empty() && (state_.close_after_reply || state_.killed)) Close();
+    return;
+  }
+  writing_.swap(out_);
+  Write();
+}
+
+void Connection::Write() {
+  auto self = shared_from_this();
+  asio::async_write(socket_, asio::buffer(writing_), [self](const asio::error_code& ec, size_t) {
+    if (self->closed_) return;
+    if (ec) {
+      self->Close();
+      return;
+    }
+    self->writing_.clear();
+    if (self->writing_.capacity() > kMaxPreallocBytes) {
+      self->writing_.shrink_to_fit();
+    }
+    self->FlushOutput();
+  });
+}
+
+}  // namespace dkv::server

@@ -1,0 +1,64 @@
+// Connection: one client socket of the Server — reads, parses, runs commands
+// in order, and writes replies back in batches.
+//
+// All complete commands in the read buffer run before the replies go out in
+// one write (pipelining). Replies to writes under appendfsync always are held
+// until the server reports a sync covering them; replies behind a held one
+// wait too, so order is kept. Malformed input gets Redis's protocol error and
+// the connection closes after the reply; too much unparsed input or unread
+// output closes it at once. Owned by the Server through a shared_ptr;
+// event-loop thread only.
+#pragma once
+
+#include <asio.hpp>
+
+#include <array>
+#include <memory>
+#include <string>
+
+#include "server/command.h"
+#include "server/limits.h"
+#include "server/resp_parser.h"
+
+namespace dkv::server {
+
+class Server;
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(Server* server, asio::ip::tcp::socket socket, int64_t id);
+
+  void Start();
+  // Closes the socket now; pending replies are dropped.
+  void Close();
+  // Releases held replies the server's sync now covers.
+  void OnSynced();
+
+  ClientState* state() { return &state_; }
+  bool waiting_for_sync() const { return !held_.empty(); }
+  uint64_t held_seq() const { return held_seq_; }
+  size_t output_bytes() const { return held_.size() + out_.size() + writing_.size(); }
+  size_t query_bytes() const { return parser_.buffered_bytes(); }
+
+ private:
+  void Read();
+  void OnRead(const asio::error_code& ec, size_t n);
+  void Process();
+  void FlushOutput();
+  void Write();
+
+  Server* server_;
+  asio::ip::tcp::socket socket_;
+  RespParser parser_;
+  ClientState state_;
+  std::array<char, kReadChunkBytes> read_buf_;
+  std::string held_;  // replies waiting for a sync (durability)
+  uint64_t held_seq_ = 0;
+  std::string out_;      // replies ready to write
+  std::string writing_;  // the buffer of the write in flight
+  bool reading_ = false;
+  bool closed_ = false;
+  bool input_closed_ = false;  // protocol error or QUIT: read no more
+};
+
+}  // namespace dkv::server

@@ -1,0 +1,75 @@
+// distkv-server: one DistKV node speaking RESP (issue #4). Reads a TOML
+// config and flags, opens the storage engine in --dir, serves until SIGTERM
+// or SIGINT, then syncs and exits 0.
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "server/config.h"
+#include "server/db_engine.h"
+#include "server/server.h"
+
+int main(int argc, char** argv) {
+  using dkv::server::ServerConfig;
+  ServerConfig config;
+  std::string config_path;
+  CLI::App app{"distkv-server: a DistKV node speaking the Redis protocol"};
+  app.add_option("-c,--config", config_path, "TOML config file (flags override it)");
+  // Flags are parsed twice: first to find --config, then to override it.
+  std::string bind, dir, appendfsync, requirepass, loglevel, protected_mode;
+  int port = -1, maxclients = -1, timeout = -1;
+  int64_t proto_max_bulk_len = -1, query_limit = -1;
+  app.add_option("--bind", bind, "address to listen on (default 127.0.0.1)");
+  app.add_option("--port", port, "client port (default 7379; 0 picks a free one)");
+  app.add_option("--dir", dir, "data directory");
+  app.add_option("--appendfsync", appendfsync, "always | everysec | no");
+  app.add_option("--requirepass", requirepass, "password of the default user");
+  app.add_option("--protected-mode", protected_mode, "yes | no");
+  app.add_option("--maxclients", maxclients, "max connected clients");
+  app.add_option("--timeout", timeout, "close clients idle this many seconds (0 = never)");
+  app.add_option("--proto-max-bulk-len", proto_max_bulk_len, "largest bulk argument in bytes");
+  app.add_option("--client-query-buffer-limit", query_limit, "max unparsed bytes per client");
+  app.add_option("--loglevel", loglevel, "trace|debug|info|warn|error|critical");
+  CLI11_PARSE(app, argc, argv);
+
+  if (!config_path.empty()) {
+    dkv::Status s = dkv::server::LoadTomlConfig(config_path, &config);
+    if (!s.ok()) {
+      std::cerr << s.ToString() << "\n";
+      return 2;
+    }
+  }
+  if (!bind.empty()) config.bind = bind;
+  if (port >= 0) config.port = port;
+  if (!dir.empty()) config.dir = dir;
+  if (!appendfsync.empty() && !dkv::server::ParseAppendFsync(appendfsync, &config.appendfsync)) {
+    std::cerr << "--appendfsync must be always, everysec or no\n";
+    return 2;
+  }
+  if (!requirepass.empty()) config.requirepass = requirepass;
+  if (!protected_mode.empty()) config.protected_mode = protected_mode == "yes";
+  if (maxclients > 0) config.maxclients = maxclients;
+  if (timeout >= 0) config.timeout_s = timeout;
+  if (proto_max_bulk_len > 0) config.proto_max_bulk_len = proto_max_bulk_len;
+  if (query_limit > 0) config.client_query_buffer_limit = query_limit;
+  if (!loglevel.empty()) config.loglevel = loglevel;
+  spdlog::set_level(spdlog::level::from_str(config.loglevel));
+
+  auto engine = dkv::server::DbEngine::Open(config.dir);
+  if (!engine.ok()) {
+    spdlog::critical("cannot open the data directory {}: {}", config.dir,
+                     engine.status().ToString());
+    return 1;
+  }
+  dkv::Status s;
+  {
+    dkv::server::Server server(config, engine->get());
+    s = server.Run();
+  }
+  if (!s.ok()) {
+    spdlog::critical("{}", s.ToString());
+    return 1;
+  }
+  return 0;
+}

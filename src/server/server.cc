@@ -1,0 +1,436 @@
+#include "server/server.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "common/assert.h"
+#include "common/clock.h"
+#include "server/connection.h"
+#include "server/resp_parser.h"
+
+namespace dkv::server {
+
+namespace {
+
+bool IsLoopback(const asio::ip::address& a) {
+  if (a.is_loopback()) return true;
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).is_loopback();
+  }
+  return false;
+}
+
+constexpr const char* kDeniedMessage =
+    "-DENIED Redis is running in protected mode because protected mode is enabled and no "
+    "password is set for the default user. In this mode connections are only accepted from the "
+    "loopback interface. If you want to connect from external computers to Redis you may adopt "
+    "one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG "
+    "SET protected-mode no' from the loopback interface by connecting to Redis from the same host "
+    "the server is running, however MAKE SURE Redis is not publicly accessible from internet if "
+    "you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just "
+    "disable the protected mode by editing the Redis configuration file, and setting the protected "
+    "mode option to 'no', and then restarting the server. 3) If you started the server manually "
+    "just for testing, restart it with the '--protected-mode no' option. 4) Set up an "
+    "authentication password for the default user. NOTE: You only need to do one of the above "
+    "things in order for the server to start accepting connections from the outside.\r\n";
+
+// Interval of the housekeeping timer (active expiry, idle clients, everysec).
+constexpr int kCronIntervalMs = kActiveExpireIntervalMs;
+
+}  // namespace
+
+Server::Server(ServerConfig config, KvEngine* engine)
+    : config_(std::move(config)),
+      engine_(engine),
+      keyspace_(engine, SystemClock::Default()),
+      dispatcher_(&keyspace_, this),
+      acceptor_(io_),
+      signals_(io_, SIGTERM, SIGINT),
+      cron_timer_(io_) {
+  keyspace_.set_on_change([this](std::string_view key) { watches_.Touch(key); });
+}
+
+Server::~Server() {
+  {
+    std::lock_guard<std::mutex> l(sync_mu_);
+    sync_stop_ = true;
+  }
+  sync_cv_.notify_all();
+  if (sync_thread_.joinable()) sync_thread_.join();
+}
+
+Status Server::Run() {
+  start_ms_ = keyspace_.NowMs();
+  DKV_RETURN_IF_ERROR(keyspace_.Load().WithContext("loading the keyspace"));
+  spdlog::info("keyspace loaded: {} keys, {} with a TTL", keyspace_.Size(),
+               keyspace_.ExpiresCount());
+  asio::error_code ec;
+  auto addr = asio::ip::make_address(config_.bind, ec);
+  if (ec) return Status::InvalidArgument("bind " + config_.bind, ec.message());
+  asio::ip::tcp::endpoint ep(addr, static_cast<uint16_t>(config_.port));
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::IOError("listen " + config_.bind + ":" + std::to_string(config_.port),
+                           ec.message());
+  }
+  bound_port_ = acceptor_.local_endpoint().port();
+  sync_thread_ = std::thread([this] { SyncLoop(); });
+  signals_.async_wait([this](const asio::error_code& e, int sig) {
+    if (e) return;
+    spdlog::info("received signal {}, shutting down", sig);
+    Shutdown();
+  });
+  StartAccept();
+  ScheduleCron();
+  spdlog::info("distkv-server ready to accept connections on {}:{} (appendfsync {})", config_.bind,
+               bound_port_.load(), AppendFsyncName(config_.appendfsync));
+  io_.run();
+  // Graceful: every applied write reaches the disk before we return.
+  Status s = engine_->Sync();
+  if (!s.ok()) spdlog::error("final sync failed: {}", s.ToString());
+  {
+    std::lock_guard<std::mutex> l(sync_mu_);
+    sync_stop_ = true;
+  }
+  sync_cv_.notify_all();
+  if (sync_thread_.joinable()) sync_thread_.join();
+  spdlog::info("distkv-server stopped");
+  return s;
+}
+
+void Server::Stop() {
+  asio::post(io_, [this] { Shutdown(); });
+}
+
+void Server::Shutdown() {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  asio::error_code ec;
+  acceptor_.close(ec);
+  signals_.cancel(ec);
+  cron_timer_.cancel();
+  // Sync now on the loop, so held replies can be released before closing:
+  // a client whose write is durable should hear so.
+  Status s = engine_->Sync();
+  if (s.ok()) {
+    synced_seq_ = applied_seq_.load();
+    auto waiters = std::move(sync_waiters_);
+    for (auto& c : waiters) c->OnSynced();
+  }
+  std::vector<std::shared_ptr<Connection>> all;
+  for (auto& [id, c] : connections_) all.push_back(c);
+  for (auto& c : all) c->Close();
+  // Run remaining handlers (they see closed sockets), then io_.run returns.
+  io_.stop();
+}
+
+void Server::StartAccept() {
+  acceptor_.async_accept([this](const asio::error_code& ec, asio::ip::tcp::socket socket) {
+    if (ec) {
+      if (ec == asio::error::operation_aborted) return;
+      spdlog::warn("accept failed: {}", ec.message());
+      if (!shutting_down_) StartAccept();
+      return;
+    }
+    OnAccept(std::move(socket));
+    if (!shutting_down_) StartAccept();
+  });
+}
+
+void Server::OnAccept(asio::ip::tcp::socket socket) {
+  total_connections_++;
+  asio::error_code ec;
+  auto remote = socket.remote_endpoint(ec);
+  if (ec) return;
+  auto reject = [&](const std::string& msg) {
+    rejected_connections_++;
+    asio::error_code wec;
+    asio::write(socket, asio::buffer(msg), wec);  // small: fits the socket buffer
+    socket.close(wec);
+  };
+  if (static_cast<int>(connections_.size()) >= config_.maxclients) {
+    reject("-ERR max number of clients reached\r\n");
+    return;
+  }
+  if (config_.protected_mode && config_.requirepass.empty() && !IsLoopback(remote.address())) {
+    reject(kDeniedMessage);
+    return;
+  }
+  int64_t id = next_client_id_++;
+  auto conn = std::make_shared<Connection>(this, std::move(socket), id);
+  connections_.emplace(id, conn);
+  conn->Start();
+}
+
+void Server::RemoveConnection(int64_t id) { connections_.erase(id); }
+
+void Server::WaitForSync(const std::shared_ptr<Connection>& conn) {
+  sync_waiters_.push_back(conn);
+  RequestSync();
+}
+
+void Server::RequestSync() {
+  {
+    std::lock_guard<std::mutex> l(sync_mu_);
+    sync_requested_ = true;
+  }
+  sync_cv_.notify_one();
+}
+
+void Server::SyncLoop() {
+  std::unique_lock<std::mutex> l(sync_mu_);
+  while (true) {
+    sync_cv_.wait(l, [this] { return sync_stop_ || sync_requested_; });
+    if (sync_stop_) return;
+    sync_requested_ = false;
+    l.unlock();
+    // Every write counted before this load was applied before it, so the
+    // sync below covers it: that is what lets one fsync serve many clients.
+    uint64_t target = applied_seq_.load(std::memory_order_acquire);
+    Status s = engine_->Sync();
+    syncs_++;
+    asio::post(io_, [this, target, s] { OnSynced(target, s); });
+    l.lock();
+  }
+}
+
+void Server::OnSynced(uint64_t target, const Status& s) {
+  if (!s.ok()) {
+    // As Redis does with appendfsync always: we cannot promise durability
+    // any more, so stop rather than acknowledge writes that may be lost.
+    sync_errors_++;
+    spdlog::critical("sync failed ({}); exiting so no unsynced write is acknowledged",
+                     s.ToString());
+    std::_Exit(1);
+  }
+  if (target > synced_seq_) synced_seq_ = target;
+  std::vector<std::shared_ptr<Connection>> still;
+  auto waiters = std::move(sync_waiters_);
+  sync_waiters_.clear();
+  for (auto& c : waiters) {
+    if (!c->waiting_for_sync()) continue;
+    if (c->held_seq() <= synced_seq_) {
+      c->OnSynced();
+    } else {
+      still.push_back(c);
+    }
+  }
+  // Deduplicate: a connection may have registered several times.
+  std::sort(still.begin(), still.end());
+  still.erase(std::unique(still.begin(), still.end()), still.end());
+  for (auto& c : still) sync_waiters_.push_back(c);
+  if (!sync_waiters_.empty()) RequestSync();
+}
+
+void Server::ScheduleCron() {
+  cron_timer_.expires_after(std::chrono::milliseconds(kCronIntervalMs));
+  cron_timer_.async_wait([this](const asio::error_code& ec) {
+    if (ec || shutting_down_) return;
+    Cron();
+    ScheduleCron();
+  });
+}
+
+void Server::Cron() {
+  Result<int> expired = keyspace_.ActiveExpireCycle(kActiveExpireKeysPerCycle);
+  if (!expired.ok()) spdlog::error("active expiry: {}", expired.status().ToString());
+  int64_t now = keyspace_.NowMs();
+  if (config_.appendfsync == AppendFsync::kEverySec && now - last_everysec_ms_ >= 1000) {
+    last_everysec_ms_ = now;
+    RequestSync();
+  }
+  if (config_.timeout_s > 0) {
+    std::vector<std::shared_ptr<Connection>> idle;
+    for (auto& [id, c] : connections_) {
+      if (now - c->state()->last_interaction_ms > int64_t{config_.timeout_s} * 1000 &&
+          !c->state()->in_multi) {
+        idle.push_back(c);
+      }
+    }
+    for (auto& c : idle) {
+      spdlog::info("closing idle client id={}", c->state()->id);
+      c->Close();
+    }
+  }
+}
+
+std::vector<ClientState*> Server::Clients() {
+  std::vector<ClientState*> out;
+  for (auto& [id, c] : connections_) out.push_back(c->state());
+  return out;
+}
+
+bool Server::KillClient(int64_t id) {
+  auto it = connections_.find(id);
+  if (it == connections_.end()) return false;
+  std::shared_ptr<Connection> c = it->second;  // keep alive while closing
+  c->state()->killed = true;
+  // The caller may be this very client, mid-command: close from the loop.
+  asio::post(io_, [c] { c->Close(); });
+  return true;
+}
+
+bool Server::CheckPassword(std::string_view user, std::string_view password) {
+  if (user == "default") {
+    return config_.requirepass.empty() || password == config_.requirepass;
+  }
+  for (const UserEntry& u : config_.users) {
+    if (u.name == user) return u.password == password;
+  }
+  return false;
+}
+
+namespace {
+
+struct ConfigParam {
+  const char* name;
+  bool mutable_;
+};
+
+const ConfigParam kConfigParams[] = {
+    {"bind", false},
+    {"port", false},
+    {"dir", false},
+    {"appendonly", false},
+    {"appendfsync", true},
+    {"requirepass", true},
+    {"protected-mode", true},
+    {"maxclients", true},
+    {"timeout", true},
+    {"proto-max-bulk-len", true},
+    {"client-query-buffer-limit", true},
+    {"loglevel", true},
+    {"databases", false},
+};
+
+bool ParseYesNo(std::string_view v, bool* out) {
+  if (v == "yes") {
+    *out = true;
+  } else if (v == "no") {
+    *out = false;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> Server::ConfigGet(std::string_view pattern) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const ConfigParam& p : kConfigParams) {
+    if (!GlobMatch(pattern, p.name, true)) continue;
+    std::string name = p.name;
+    std::string v;
+    if (name == "bind") v = config_.bind;
+    if (name == "port") v = std::to_string(config_.port);
+    if (name == "dir") v = config_.dir;
+    if (name == "appendonly") v = "yes";
+    if (name == "appendfsync") v = AppendFsyncName(config_.appendfsync);
+    if (name == "requirepass") v = config_.requirepass;
+    if (name == "protected-mode") v = config_.protected_mode ? "yes" : "no";
+    if (name == "maxclients") v = std::to_string(config_.maxclients);
+    if (name == "timeout") v = std::to_string(config_.timeout_s);
+    if (name == "proto-max-bulk-len") v = std::to_string(config_.proto_max_bulk_len);
+    if (name == "client-query-buffer-limit") v = std::to_string(config_.client_query_buffer_limit);
+    if (name == "loglevel") v = config_.loglevel;
+    if (name == "databases") v = "1";
+    out.emplace_back(name, v);
+  }
+  return out;
+}
+
+Status Server::ConfigSet(std::string_view name, std::string_view value) {
+  const ConfigParam* param = nullptr;
+  for (const ConfigParam& p : kConfigParams) {
+    if (name == p.name) param = &p;
+  }
+  if (param == nullptr) return Status::NotFound("config", "unknown option");
+  if (!param->mutable_) return Status::InvalidArgument("can't set immutable config");
+  int64_t n = 0;
+  bool numeric = ParseInt64Strict(value, &n);
+  if (name == "appendfsync") {
+    AppendFsync a;
+    if (!ParseAppendFsync(value, &a))
+      return Status::InvalidArgument(
+          "argument(s) must be one of the following: always, everysec, no");
+    config_.appendfsync = a;
+  } else if (name == "requirepass") {
+    config_.requirepass = std::string(value);
+  } else if (name == "protected-mode") {
+    if (!ParseYesNo(value, &config_.protected_mode))
+      return Status::InvalidArgument("argument must be 'yes' or 'no'");
+  } else if (name == "maxclients") {
+    if (!numeric || n < 1 || n > 1000000)
+      return Status::InvalidArgument("argument must be between 1 and 1000000 inclusive");
+    config_.maxclients = static_cast<int>(n);
+  } else if (name == "timeout") {
+    if (!numeric || n < 0 || n > INT32_MAX)
+      return Status::InvalidArgument("argument must be between 0 and 2147483647 inclusive");
+    config_.timeout_s = static_cast<int>(n);
+  } else if (name == "proto-max-bulk-len") {
+    if (!numeric || n < 1024 * 1024)
+      return Status::InvalidArgument("argument must be a memory value of at least 1mb");
+    config_.proto_max_bulk_len = n;
+  } else if (name == "client-query-buffer-limit") {
+    if (!numeric || n < 1024 * 1024)
+      return Status::InvalidArgument("argument must be a memory value of at least 1mb");
+    config_.client_query_buffer_limit = n;
+  } else if (name == "loglevel") {
+    auto level = spdlog::level::from_str(std::string(value));
+    if (level == spdlog::level::off && value != "off")
+      return Status::InvalidArgument("bad log level");
+    spdlog::set_level(level);
+    config_.loglevel = std::string(value);
+  }
+  return Status::OK();
+}
+
+std::string Server::Info(std::string_view section) {
+  bool all = section.empty() || section == "default" || section == "all" || section == "everything";
+  std::string out;
+  auto add = [&](std::string_view name, const std::string& body) {
+    if (!all && section != name) return;
+    if (!out.empty()) out += "\r\n";
+    std::string title(name);
+    title[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(title[0])));
+    out += "# " + title + "\r\n" + body;
+  };
+  int64_t now = keyspace_.NowMs();
+  add("server",
+      "redis_version:7.0.0\r\ndistkv_version:0.1.0\r\nredis_mode:standalone\r\n"
+      "process_id:" +
+          std::to_string(::getpid()) + "\r\ntcp_port:" + std::to_string(bound_port_.load()) +
+          "\r\nuptime_in_seconds:" + std::to_string((now - start_ms_) / 1000) +
+          "\r\nconfig_file:" + config_.config_file + "\r\n");
+  add("clients", "connected_clients:" + std::to_string(connections_.size()) +
+                     "\r\nmaxclients:" + std::to_string(config_.maxclients) + "\r\n");
+  std::string mem;
+  add("memory", "used_memory:0\r\n");  // TODO(server): engine memory usage
+  add("persistence", "loading:0\r\naof_enabled:1\r\nappendfsync:" +
+                         std::string(AppendFsyncName(config_.appendfsync)) +
+                         "\r\nwrites_applied:" + std::to_string(applied_seq_.load()) +
+                         "\r\nwrites_synced:" + std::to_string(synced_seq_) +
+                         "\r\nsyncs:" + std::to_string(syncs_.load()) + "\r\n");
+  add("stats",
+      "total_connections_received:" + std::to_string(total_connections_) +
+          "\r\ntotal_commands_processed:" + std::to_string(dispatcher_.commands_processed()) +
+          "\r\nrejected_connections:" + std::to_string(rejected_connections_) +
+          "\r\nexpired_keys:" + std::to_string(keyspace_.expired_keys()) +
+          "\r\nkeyspace_hits:" + std::to_string(keyspace_.hits()) +
+          "\r\nkeyspace_misses:" + std::to_string(keyspace_.misses()) + "\r\n");
+  std::string ks;
+  if (keyspace_.Size() > 0) {
+    ks = "db0:keys=" + std::to_string(keyspace_.Size()) +
+         ",expires=" + std::to_string(keyspace_.ExpiresCount()) + ",avg_ttl=0\r\n";
+  }
+  add("keyspace", ks);
+  return out;
+}
+
+}  // namespace dkv::server

@@ -1,0 +1,116 @@
+// Server: the real runtime of one node — an asio TCP server speaking RESP on
+// one event-loop thread, over a Keyspace on a KvEngine.
+//
+// Commands run one at a time on the event loop (so each command and each
+// MULTI/EXEC is atomic). Writes are applied to the engine unsynced; with
+// appendfsync always a connection's replies are held until a sync covering
+// its writes finishes on the sync thread, and one sync covers every write
+// applied before it began, so many clients share each fsync (group commit).
+// Owned by main(); Run() blocks until SIGTERM/SIGINT or Stop(). Public
+// methods other than Stop() are for the event-loop thread.
+#pragma once
+
+#include <asio.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "server/command_table.h"
+#include "server/config.h"
+#include "server/keyspace.h"
+#include "server/watch_table.h"
+
+namespace dkv::server {
+
+class Connection;
+
+class Server final : public ServerApi {
+ public:
+  // The engine must outlive the server.
+  Server(ServerConfig config, KvEngine* engine);
+  ~Server() override;
+
+  // Loads the keyspace, binds, and serves until stopped. Returns the error
+  // that stopped startup, or OK after a graceful shutdown (final sync done).
+  Status Run();
+  // Thread-safe: asks the event loop to shut down gracefully.
+  void Stop();
+  // The bound port (useful with port 0). Valid once Run() is serving.
+  int bound_port() const { return bound_port_.load(); }
+
+  // ServerApi.
+  std::vector<ClientState*> Clients() override;
+  bool KillClient(int64_t id) override;
+  std::vector<std::pair<std::string, std::string>> ConfigGet(std::string_view pattern) override;
+  Status ConfigSet(std::string_view name, std::string_view value) override;
+  std::string Info(std::string_view section) override;
+  bool CheckPassword(std::string_view user, std::string_view password) override;
+  bool NoPasswordConfigured() override { return config_.requirepass.empty(); }
+  void Watch(ClientState* client, const std::string& key) override { watches_.Watch(client, key); }
+  void UnwatchAll(ClientState* client) override { watches_.UnwatchAll(client); }
+
+  // For connections.
+  const ServerConfig& config() const { return config_; }
+  Keyspace* keyspace() { return &keyspace_; }
+  Dispatcher* dispatcher() { return &dispatcher_; }
+  // Counts a command that changed the keyspace; returns its write sequence.
+  uint64_t NoteWrite() { return applied_seq_.fetch_add(1, std::memory_order_acq_rel) + 1; }
+  uint64_t synced_seq() const { return synced_seq_; }
+  // The connection holds replies until synced_seq() >= seq.
+  void WaitForSync(const std::shared_ptr<Connection>& conn);
+  void RemoveConnection(int64_t id);
+  asio::io_context& io() { return io_; }
+
+ private:
+  void StartAccept();
+  void OnAccept(asio::ip::tcp::socket socket);
+  void ScheduleCron();
+  void Cron();
+  void SyncLoop();
+  void RequestSync();
+  void OnSynced(uint64_t target, const Status& s);
+  void Shutdown();
+
+  ServerConfig config_;
+  KvEngine* engine_;
+  Keyspace keyspace_;
+  WatchTable watches_;
+  Dispatcher dispatcher_;
+
+  asio::io_context io_;
+  asio::ip::tcp::acceptor acceptor_;
+  asio::signal_set signals_;
+  asio::steady_timer cron_timer_;
+  std::atomic<int> bound_port_{0};
+  std::map<int64_t, std::shared_ptr<Connection>> connections_;
+  std::vector<std::shared_ptr<Connection>> sync_waiters_;
+  int64_t next_client_id_ = 1;
+  int64_t start_ms_ = 0;
+  int64_t last_everysec_ms_ = 0;
+  bool shutting_down_ = false;
+
+  // Group commit. applied_seq_ counts write commands applied to the engine;
+  // the sync thread snapshots it, syncs, and reports back to the loop.
+  std::atomic<uint64_t> applied_seq_{0};
+  uint64_t synced_seq_ = 0;  // event-loop thread only
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  bool sync_requested_ = false;  // GUARDED_BY(sync_mu_)
+  bool sync_stop_ = false;       // GUARDED_BY(sync_mu_)
+  std::thread sync_thread_;
+
+  // Stats for INFO and /metrics.
+  int64_t total_connections_ = 0;
+  int64_t rejected_connections_ = 0;
+  std::atomic<int64_t> syncs_{0};
+  std::atomic<int64_t> sync_errors_{0};
+};
+
+}  // namespace dkv::server
