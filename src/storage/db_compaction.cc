@@ -191,7 +191,7 @@ Status DBImpl::CompactMemTable() {
   base->Unref();
   if (s.ok()) {
     // Logs before the current one hold only what is now in the table.
-    edit.SetLogNumber(logfile_number_);
+    edit.SetLogNumber(mem_log_number_);
     s = versions_->LogAndApply(&edit, &mu_);
   }
   if (s.ok()) {

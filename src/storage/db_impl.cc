@@ -248,7 +248,8 @@ Status DBImpl::NewLogFile() {
     pending_outputs_.erase(prepared_log_.number);
     prepared_log_ = PreparedLog();
   }
-  if (prepared_log_.file != nullptr) {
+  const bool use_prepared = prepared_log_.file != nullptr;
+  if (use_prepared) {
     number = prepared_log_.number;
     file = std::move(prepared_log_.file);
     prepared_log_ = PreparedLog();
@@ -271,6 +272,7 @@ Status DBImpl::NewLogFile() {
   if (logfile_ != nullptr) logfile_->Close().IgnoreError();
   logfile_ = std::move(file);
   logfile_number_ = number;
+  log_is_prepared_ = use_prepared;
   log_ = std::make_unique<WalWriter>(logfile_.get(), number);
   return Status::OK();
 }
@@ -284,6 +286,7 @@ Result<std::unique_ptr<DB>> DB::Open(const Options& options, const std::string& 
   if (s.ok()) {
     impl->mem_ = new MemTable(impl->icmp_);
     impl->mem_->Ref();
+    impl->mem_log_number_ = impl->logfile_number_;
     edit.SetLogNumber(impl->logfile_number_);
     s = impl->versions_->LogAndApply(&edit, &impl->mu_);
   }
@@ -356,6 +359,12 @@ Status DBImpl::WriteImpl(const WriteOptions& options, const WriteBatch* batch) {
 
   // This thread leads a group.
   Status status = MakeRoomForWrite(batch == nullptr);
+  if (status.ok() && batch != nullptr && !log_is_prepared_ && prepared_log_.file != nullptr) {
+    // The current log appends (e.g. the first after open): move to the
+    // prepared one now so syncs become overwrites. Same memtable; both logs
+    // stay live until it is flushed (mem_log_number_ is unchanged).
+    status = NewLogFile();
+  }
   SequenceNumber last_sequence = versions_->LastSequence();
   Writer* last_writer = &w;
   if (status.ok() && batch != nullptr) {
@@ -473,6 +482,7 @@ Status DBImpl::MakeRoomForWrite(bool force) {
       bg_done_cv_.Wait();
     } else {
       DKV_RETURN_IF_ERROR(NewLogFile());
+      mem_log_number_ = logfile_number_;
       imm_ = mem_;
       has_imm_.store(true, std::memory_order_release);
       mem_ = new MemTable(icmp_);

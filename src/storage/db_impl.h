@@ -131,8 +131,12 @@ class DBImpl final : public DB {
   MemTable* imm_ GUARDED_BY(mu_) = nullptr;
   std::unique_ptr<WritableFile> logfile_;  // written by the write leader only
   uint64_t logfile_number_ GUARDED_BY(mu_) = 0;
-  std::unique_ptr<WalWriter> log_;  // written by the write leader only
-  bool log_dirty_ = false;          // log_ has unsynced records (leader only)
+  // The log mem_ started in: logs below it hold only flushed or imm_ data.
+  // (The WAL file can change under one memtable: see WriteImpl.)
+  uint64_t mem_log_number_ GUARDED_BY(mu_) = 0;
+  bool log_is_prepared_ GUARDED_BY(mu_) = false;  // log_ overwrites a prepared file
+  std::unique_ptr<WalWriter> log_;                // written by the write leader only
+  bool log_dirty_ = false;                        // log_ has unsynced records (leader only)
   PreparedLog prepared_log_ GUARDED_BY(mu_);
   std::vector<uint64_t> recyclable_logs_ GUARDED_BY(mu_);
   bool prepare_log_failed_ GUARDED_BY(mu_) = false;  // retried after the next switch
