@@ -331,7 +331,13 @@ Status Raft::Step(const Message& m) {
   }
   const bool vote_request = m.type == MessageType::kMsgVote || m.type == MessageType::kMsgPreVote;
   if (m.term == 0) {
-    // Forwarded requests carry no term; they go straight to the role.
+    // Forwarded requests carry no term; they go straight to the role. Anything
+    // else without a term is malformed (it would otherwise pass as current).
+    if (m.type != MessageType::kMsgProp && m.type != MessageType::kMsgReadIndex &&
+        m.type != MessageType::kMsgTransferLeader) {
+      return Status::InvalidArgument("raft step", std::string(MessageTypeName(m.type)) + " from " +
+                                                      std::to_string(m.from) + " has no term");
+    }
   } else if (m.term > term_) {
     if (vote_request) {
       const bool force = m.context == kTransferContext;

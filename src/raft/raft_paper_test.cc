@@ -305,5 +305,15 @@ TEST(RaftPaperTest, RestartAppliesFromSnapshotIndexWhenLogWasNotCompacted) {
   EXPECT_EQ(net.node(2).state.size(), 6u);
 }
 
+// Only forwarded requests may omit the term; anything else is refused.
+TEST(RaftPaperTest, MessagesWithoutTermAreRefusedExceptForwardedRequests) {
+  Network net(3);
+  Message m = Msg(MessageType::kMsgApp, 2, 1, 0);
+  EXPECT_TRUE(net.node(1).node->Step(m).IsInvalidArgument());
+  EXPECT_EQ(net.node(1).status().leader_id, kNoNode);
+  m = Msg(MessageType::kMsgHeartbeat, 2, 3, 1);
+  EXPECT_TRUE(net.node(1).node->Step(m).IsInvalidArgument());  // not addressed to node 1
+}
+
 }  // namespace
 }  // namespace dkv::raft
