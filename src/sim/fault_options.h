@@ -76,10 +76,17 @@ struct FaultOptions {
   // from their lease (Config::clock_drift_bound_ticks = this, when >= 0)
   // instead of a heartbeat round. Drift above makes the lease's margin matter.
   int lease_drift_bound_ticks = -1;
+  // Modes too: Raft's pre-vote and check-quorum (both on by default).
+  bool pre_vote = true;
+  bool check_quorum = true;
+  // Let crashes take down a majority (the group stalls until the healing
+  // phase restarts everyone; safety must hold throughout).
+  bool crash_majority = false;
 };
 
 // The named scenarios, for the CLI and tests: "clean", "lossy", "partition",
-// "crash", "disk", "membership", "transfer", "snapshot", "lease", "mixed".
+// "crash", "disk", "membership", "transfer", "snapshot", "lease", "mixed",
+// "classic" (no pre-vote, no check-quorum), "chaos" (everything, hard).
 std::vector<std::string> ScenarioNames();
 // The faults of one scenario; InvalidArgument for an unknown name.
 Result<FaultOptions> ScenarioFaults(const std::string& name);

@@ -157,8 +157,8 @@ void RaftCluster::BootNode(Node& n) {
   if (n.original) config.peers = original_voters_;
   config.election_tick = options_.election_tick;
   config.heartbeat_tick = options_.heartbeat_tick;
-  config.pre_vote = options_.pre_vote;
-  config.check_quorum = options_.check_quorum;
+  config.pre_vote = options_.pre_vote && options_.faults.pre_vote;
+  config.check_quorum = options_.check_quorum && options_.faults.check_quorum;
   // Small messages and snapshot chunks so paging and chunking paths run too.
   config.max_size_per_msg = 4096;
   config.max_snapshot_chunk_bytes = 256;
@@ -277,6 +277,13 @@ void RaftCluster::ProcessReady(Node& n) {
   auto ready = std::make_shared<Ready>(n.raw->GetReady());
   n.ready_in_flight = true;
   const uint64_t generation = n.disk->BeginSync();
+  if (options_.bug == InjectedBug::kSendBeforeSync) {
+    for (Message& m : ready->messages) {
+      const NodeId from = m.from, to = m.to;
+      network_->Send(from, to, [this, msg = std::move(m)] { Deliver(msg); });
+    }
+    ready->messages.clear();
+  }
   if (ready->must_sync || ready->snapshot.has_value()) {
     const FaultOptions& f = options_.faults;
     const int64_t fsync_us = rng_.Range(f.fsync_us_min, std::max(f.fsync_us_min, f.fsync_us_max));
@@ -822,6 +829,7 @@ void RaftCluster::DriverStep() {
 
   // Crashes keep a majority of the voters up, so the group can still progress.
   auto may_crash = [this] {
+    if (options_.faults.crash_majority) return true;
     const size_t voters = voters_.size();
     const size_t down = voters - UpVoters().size();
     return down + 1 <= (voters - 1) / 2;

@@ -42,6 +42,7 @@ enum class InjectedBug : uint8_t {
   kNone = 0,
   kStaleReads = 1,       // gets answered from the receiving node's state, no ReadIndex
   kAckBeforeCommit = 2,  // puts acknowledged as soon as the proposal is accepted
+  kSendBeforeSync = 3,   // messages sent before the Ready's fsync completes
 };
 
 struct ClusterOptions {

@@ -119,5 +119,28 @@ TEST(RaftClusterTest, PlantedEarlyAcknowledgementIsCaught) {
   EXPECT_FALSE(failure.empty());
 }
 
+// Sending before the fsync lets a node promise what a crash then takes back.
+// The run must not pass: either a check fails or the core's own assertion
+// (a commit index beyond the log: "was the log lost?") stops the process.
+TEST(RaftClusterDeathTest, PlantedSendBeforeSyncIsDetected) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        for (uint64_t seed = 1; seed <= 30; ++seed) {
+          ClusterOptions o = Options("crash", 3, 60);
+          o.bug = InjectedBug::kSendBeforeSync;
+          o.faults.fsync_us_min = 2000;
+          o.faults.fsync_us_max = 20000;
+          RaftCluster cluster(seed, o);
+          RunReport r = cluster.Run();
+          if (!r.ok) {
+            fprintf(stderr, "FAILED: %s\n", r.failure.c_str());
+            abort();
+          }
+        }
+      },
+      "assertion failed|FAILED");
+}
+
 }  // namespace
 }  // namespace dkv::sim

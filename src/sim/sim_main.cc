@@ -6,8 +6,12 @@
 // Each seed is a complete, deterministic run (see sim/raft_cluster.h). The
 // summary line is "N passed, M failed"; when a seed fails, the LAST line
 // printed is the command that replays it.
+#include <unistd.h>
 #include <CLI/CLI.hpp>
+
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -15,6 +19,22 @@
 #include "sim/raft_cluster.h"
 
 namespace {
+
+// The replay command of the seed being run, for the abort handler: a failed
+// DKV_ASSERT inside the core aborts the process, and the last line printed
+// must still be the command that replays it.
+char g_current_repro[512];
+
+void OnAbort(int) {
+  static const char kPrefix[] = "seed aborted (assertion above); replay:\n";
+  ssize_t ignored = write(STDOUT_FILENO, kPrefix, sizeof(kPrefix) - 1);
+  ignored =
+      write(STDOUT_FILENO, g_current_repro, strnlen(g_current_repro, sizeof(g_current_repro)));
+  ignored = write(STDOUT_FILENO, "\n", 1);
+  (void)ignored;
+  signal(SIGABRT, SIG_DFL);
+  raise(SIGABRT);
+}
 
 std::string ReproCommand(uint64_t seed, const std::string& scenario, int nodes, int steps,
                          int default_steps) {
@@ -49,6 +69,11 @@ int main(int argc, char** argv) {
   app.add_flag("--quiet", quiet, "print only failures and the summary");
   app.add_flag("--verbose", verbose, "print a summary line for every seed");
   app.add_flag("--trace", trace, "on failure, print the last trace lines");
+  std::string bug = "none";
+  app.add_option("--inject-bug", bug,
+                 "plant a harness bug to see the checks catch it: none, stale-reads, "
+                 "ack-before-commit, send-before-sync")
+      ->check(CLI::IsMember({"none", "stale-reads", "ack-before-commit", "send-before-sync"}));
   bool explicit_applied = false;
   app.add_flag("--explicit-applied", explicit_applied,
                "restart nodes with Config::applied = snapshot index instead of 0");
@@ -61,6 +86,8 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  std::fflush(stdout);
+  signal(SIGABRT, OnAbort);
   uint64_t passed = 0, failed = 0, unknown = 0;
   std::string first_repro;
   for (uint64_t s = seed; s < seed + seeds; ++s) {
@@ -70,6 +97,16 @@ int main(int argc, char** argv) {
     options.fault_steps = steps;
     options.faults = dkv::sim::ScenarioFaults(name).value();
     options.explicit_applied_on_restart = explicit_applied;
+    if (bug == "stale-reads") options.bug = dkv::sim::InjectedBug::kStaleReads;
+    if (bug == "ack-before-commit") options.bug = dkv::sim::InjectedBug::kAckBeforeCommit;
+    if (bug == "send-before-sync") options.bug = dkv::sim::InjectedBug::kSendBeforeSync;
+    {
+      std::string repro = ReproCommand(s, name, nodes, steps, default_steps);
+      if (explicit_applied) repro += " --explicit-applied";
+      if (bug != "none") repro += " --inject-bug=" + bug;
+      std::snprintf(g_current_repro, sizeof(g_current_repro), "%s", repro.c_str());
+      std::fflush(stdout);
+    }
     dkv::sim::RaftCluster cluster(s, options);
     std::vector<std::string> lines;
     dkv::sim::RunReport report = cluster.Run();
@@ -84,6 +121,7 @@ int main(int argc, char** argv) {
     ++failed;
     std::string repro = ReproCommand(s, name, nodes, steps, default_steps);
     if (explicit_applied) repro += " --explicit-applied";
+    if (bug != "none") repro += " --inject-bug=" + bug;
     if (first_repro.empty()) first_repro = repro;
     std::printf("seed %llu %s FAILED: %s\n  %s\n", static_cast<unsigned long long>(s), name.c_str(),
                 report.failure.c_str(), report.Summary().c_str());
