@@ -25,6 +25,9 @@ constexpr size_t kSmallWriteGroupSlackBytes = 128 << 10;
 constexpr int64_t kSlowdownDelayMicros = 1000;
 // Cap on the slowdown delay of one write group.
 constexpr int64_t kMaxSlowdownDelayMicros = 8000;
+// A MANIFEST larger than this is replaced by a fresh one holding one
+// snapshot edit at the next change, so reopening never replays a long history.
+constexpr uint64_t kManifestRollBytes = 8 << 20;
 // Extra zeros beyond write_buffer_size in a pre-zeroed WAL file: the WAL
 // holds batch headers and fragment headers the memtable does not count.
 constexpr size_t kWalPrezeroSlackBytes = 256 << 10;

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "storage/filename.h"
+#include "storage/limits.h"
 #include "storage/level_iterator.h"
 #include "storage/merging_iterator.h"
 #include "storage/wal_reader.h"
@@ -349,6 +350,11 @@ Status VersionSet::LogAndApply(VersionEdit* edit, Mutex* mu) {
 
   std::string new_manifest;
   Status s;
+  if (manifest_log_ != nullptr && manifest_log_->size() > kManifestRollBytes) {
+    manifest_log_.reset();
+    manifest_file_->Close().IgnoreError();  // every record in it was synced
+    manifest_file_.reset();
+  }
   if (manifest_log_ == nullptr) {
     // First edit since open: start a fresh MANIFEST holding a full snapshot.
     manifest_file_number_ = NewFileNumber();
