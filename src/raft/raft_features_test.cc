@@ -671,5 +671,92 @@ TEST(RandomizedTest, SafetyUnderChaosWithRestartsSnapshotsAndMembership) {
       terms, snapshots, learners_added, applied, reads_answered);
 }
 
+// A leader that cannot commit stops taking proposals once too many bytes wait.
+TEST(ReplicationTest, UncommittedBytesAreBounded) {
+  Network net(3, [](Config* c) { c->max_uncommitted_entries_size = 1000; });
+  net.Elect(1);
+  net.TickAll(1);
+  net.Isolate(1);
+  Status s;
+  int accepted = 0;
+  for (int i = 0; i < 100 && s.ok(); i++) {
+    s = net.node(1).node->Propose(std::string(100, 'u'));
+    accepted += s.ok();
+  }
+  EXPECT_TRUE(s.IsResourceExhausted()) << s.ToString();
+  EXPECT_GE(accepted, 5);
+  EXPECT_LE(accepted, 10);
+  net.Heal();
+  net.TickAll(2);  // the backlog commits and frees the budget
+  EXPECT_TRUE(net.node(1).node->Propose("again").ok());
+}
+
+// Learners receive the log but never count towards a commit quorum.
+TEST(MembershipTest, LearnerDoesNotCountForCommit) {
+  Network net(2);
+  net.Elect(1);
+  net.AddNode(3, {});
+  ASSERT_TRUE(net.node(1).node->ProposeConfChange({ConfChangeType::kAddLearner, 3, {}}).ok());
+  net.Deliver();
+  net.TickAll(2);
+  ASSERT_TRUE(net.node(3).status().conf_state.IsLearner(3));
+  net.Cut(1, 2);
+  const uint64_t commit = net.node(1).status().hard_state.commit;
+  ASSERT_TRUE(net.node(1).node->Propose("needs-2").ok());
+  net.Deliver();
+  EXPECT_EQ(net.node(3).status().last_index, net.node(1).status().last_index);  // replicated
+  EXPECT_EQ(net.node(1).status().hard_state.commit, commit);                    // not committed
+}
+
+// ReportUnreachable stops pipelining to a follower: it goes back to probing.
+TEST(ReplicationTest, ReportUnreachableMovesFollowerToProbe) {
+  Network net(3);
+  net.Elect(1);
+  net.TickAll(1);
+  auto state_of = [&](NodeId id) {
+    for (const PeerProgress& p : net.node(1).status().progress) {
+      if (p.id == id) return p.state;
+    }
+    return ProgressState::kSnapshot;
+  };
+  ASSERT_EQ(state_of(2), ProgressState::kReplicate);
+  net.node(1).node->ReportUnreachable(2);
+  EXPECT_EQ(state_of(2), ProgressState::kProbe);
+  ASSERT_TRUE(net.node(1).node->Propose("probe").ok());  // the probe's answer resumes it
+  net.Deliver();
+  EXPECT_EQ(state_of(2), ProgressState::kReplicate);
+}
+
+// A leadership transfer revokes the lease: the target may be elected at once.
+TEST(LeaseReadTest, TransferRevokesLease) {
+  Network net(3, [](Config* c) { c->clock_drift_bound_ticks = 2; });
+  net.Elect(1);
+  net.TickAll(2);
+  net.Isolate(3);
+  ASSERT_TRUE(net.node(1).node->TransferLeadership(3).ok());
+  ASSERT_TRUE(net.node(1).node->ReadIndex("after-transfer").ok());
+  net.ProcessAll();
+  EXPECT_TRUE(net.node(1).reads.empty());
+}
+
+TEST(ConfigTest, ValidateNamesTheBadField) {
+  Config c;
+  EXPECT_TRUE(c.Validate().IsInvalidArgument());  // id 0
+  c.id = 1;
+  EXPECT_TRUE(c.Validate().ok());
+  Config bad = c;
+  bad.heartbeat_tick = bad.election_tick;
+  EXPECT_NE(bad.Validate().message().find("election_tick"), std::string::npos);
+  bad = c;
+  bad.max_inflight_msgs = 0;
+  EXPECT_NE(bad.Validate().message().find("max_inflight_msgs"), std::string::npos);
+  bad = c;
+  bad.peers = {1, 2};
+  bad.learners = {2};
+  EXPECT_TRUE(bad.Validate().IsInvalidArgument());
+  MemoryLogStorage storage;
+  EXPECT_TRUE(RawNode::Create(bad, &storage).status().IsInvalidArgument());
+}
+
 }  // namespace
 }  // namespace dkv::raft
