@@ -1,8 +1,10 @@
 // Bloom filter policy (XXH3 with double hashing) and the internal-key wrapper.
 // The filter layout is on disk (docs/formats/sstable.md, "Filter block"):
 //   bit array (ceil(bits/8) bytes) | 1 byte: number of probes k
-// Probe i of key tests bit (h1 + i * h2) mod bits, where h1 and h2 are the
-// low and high halves of Hash64(key, kBloomHashSeed). Frozen.
+// Probe i of key tests bit ((g_i * bits) >> 32) with g_i = h1 + i * h2 mod 2^32,
+// where h1 and h2 are the low and high halves of Hash64(key, kBloomHashSeed)
+// (h2 forced odd): a multiply-shift maps g_i onto [0, bits) without the
+// division a modulo costs on every probe. Frozen.
 #include <algorithm>
 #include <cstdint>
 #include <string>
@@ -22,6 +24,12 @@ constexpr uint64_t kBloomHashSeed = 0x626c6f6f6d;  // "bloom"
 constexpr size_t kMinFilterBits = 64;
 // Probe counts above this are reserved (a reader answers "may match").
 constexpr int kMaxProbes = 30;
+// Probe positions are 32-bit; a larger filter would leave bits unused, so the
+// builder caps the size (a table with >400M keys just gets more false
+// positives) and a reader treats a larger one as malformed.
+constexpr uint64_t kMaxFilterBits = uint64_t{1} << 32;
+
+inline uint64_t ProbeBit(uint32_t g, uint64_t bits) { return (uint64_t{g} * bits) >> 32; }
 
 class BloomFilterPolicy final : public FilterPolicy {
  public:
@@ -34,6 +42,7 @@ class BloomFilterPolicy final : public FilterPolicy {
 
   void CreateFilter(const std::vector<std::string_view>& keys, std::string* dst) const override {
     size_t bits = std::max(keys.size() * static_cast<size_t>(bits_per_key_), kMinFilterBits);
+    bits = std::min<size_t>(bits, kMaxFilterBits);
     const size_t bytes = (bits + 7) / 8;
     bits = bytes * 8;
     const size_t start = dst->size();
@@ -42,12 +51,12 @@ class BloomFilterPolicy final : public FilterPolicy {
     auto* array = reinterpret_cast<uint8_t*>(dst->data() + start);
     for (std::string_view key : keys) {
       const uint64_t h = Hash64(key, kBloomHashSeed);
-      uint64_t h1 = h & 0xffffffffu;
-      const uint64_t h2 = (h >> 32) | 1;  // odd, so probes cycle through all bits
+      uint32_t g = static_cast<uint32_t>(h);
+      const uint32_t delta = static_cast<uint32_t>(h >> 32) | 1;
       for (int i = 0; i < probes_; i++) {
-        const uint64_t bit = h1 % bits;
+        const uint64_t bit = ProbeBit(g, bits);
         array[bit / 8] |= static_cast<uint8_t>(1u << (bit % 8));
-        h1 += h2;
+        g += delta;  // wraps mod 2^32
       }
     }
   }
@@ -58,13 +67,14 @@ class BloomFilterPolicy final : public FilterPolicy {
     const size_t bits = (filter.size() - 1) * 8;
     const int probes = static_cast<uint8_t>(filter.back());
     if (probes < 1 || probes > kMaxProbes) return true;  // reserved encodings
+    if (bits > kMaxFilterBits) return true;              // not ours: malformed
     const uint64_t h = Hash64(key, kBloomHashSeed);
-    uint64_t h1 = h & 0xffffffffu;
-    const uint64_t h2 = (h >> 32) | 1;
+    uint32_t g = static_cast<uint32_t>(h);
+    const uint32_t delta = static_cast<uint32_t>(h >> 32) | 1;
     for (int i = 0; i < probes; i++) {
-      const uint64_t bit = h1 % bits;
+      const uint64_t bit = ProbeBit(g, bits);
       if ((array[bit / 8] & (1u << (bit % 8))) == 0) return false;
-      h1 += h2;
+      g += delta;
     }
     return true;
   }
