@@ -10,7 +10,9 @@
 
 #include "common/random.h"
 #include "storage/fault_env.h"
+#include "storage/filename.h"
 #include "storage/limits.h"
+#include "storage/table_cache.h"
 
 namespace dkv::storage {
 namespace {
@@ -378,6 +380,46 @@ TEST_F(DBTest, FlushedDataSurvivesACrash) {
   env_.Crash();
   Open();
   for (int i = 0; i < 100; i++) ASSERT_EQ(Get(Key(i)), "v") << i;
+}
+
+TEST_F(DBTest, TableCacheEvictsButKeepsTablesInUseAlive) {
+  Open();
+  for (int round = 0; round < 5; round++) {
+    for (int i = 0; i < 50; i++) ASSERT_TRUE(Put(Key(round * 100 + i), "v").ok());
+    ASSERT_TRUE(db_->Flush().ok());
+  }
+  db_.reset();
+  auto children = env_.GetChildren(dbname_);
+  ASSERT_TRUE(children.ok());
+  std::vector<std::pair<uint64_t, uint64_t>> tables;  // number, size
+  for (const std::string& name : *children) {
+    uint64_t number;
+    FileType type;
+    if (ParseFileName(name, &number, &type) && type == FileType::kTableFile) {
+      auto size = env_.GetFileSize(dbname_ + "/" + name);
+      ASSERT_TRUE(size.ok());
+      tables.emplace_back(number, *size);
+    }
+  }
+  ASSERT_GE(tables.size(), 3u);
+  InternalKeyComparator icmp(BytewiseComparator());
+  TableOptions topt;
+  topt.comparator = &icmp;
+  TableCache cache(dbname_, &env_, topt, /*capacity=*/2);
+  // Hold an iterator on every table while the cache (capacity 2) evicts.
+  std::vector<std::unique_ptr<Iterator>> iters;
+  for (const auto& [number, size] : tables) {
+    iters.push_back(cache.NewIterator(ReadOptions(), number, size));
+  }
+  int entries = 0;
+  for (auto& it : iters) {
+    for (it->SeekToFirst(); it->Valid(); it->Next()) entries++;
+    EXPECT_TRUE(it->status().ok()) << it->status().ToString();
+  }
+  EXPECT_EQ(entries, 250);
+  // Evicted tables reopen on demand.
+  for (const auto& [number, size] : tables) ASSERT_TRUE(cache.FindTable(number, size).ok());
+  EXPECT_FALSE(cache.FindTable(999999, 100).ok());
 }
 
 TEST_F(DBTest, SecondOpenIsBusy) {
