@@ -176,6 +176,8 @@ Status DBImpl::WriteLevel0Table(MemTable* mem, VersionEdit* edit, Version* base)
     }
     edit->AddFile(level, meta.number, meta.file_size, meta.smallest, meta.largest);
   }
+  InfoLog("flush: %s, %" PRIu64 " bytes to level %d: %s", TableBaseName(meta.number).c_str(),
+          meta.file_size, level, s.ToString().c_str());
   stats_[level].micros += env_->NowMicros() - start;
   stats_[level].bytes_written += static_cast<int64_t>(meta.file_size);
   stats_[level].count++;
@@ -304,6 +306,10 @@ Status DBImpl::DoCompaction(Compaction* c) {
       env_->RemoveFile(TableFileName(dbname_, out.number)).IgnoreError();
     }
   }
+  InfoLog("compaction: %zu files (%" PRIu64 " bytes) from level %d to %zu files (%" PRIu64
+          " bytes) at level %d: %s",
+          c->all_inputs().size(), c->TotalInputBytes(), c->level(), compact.outputs.size(),
+          compact.total_bytes, c->output_level(), s.ToString().c_str());
   LevelStats& st = stats_[c->output_level()];
   st.micros += env_->NowMicros() - start;
   st.bytes_read += static_cast<int64_t>(c->TotalInputBytes());

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cinttypes>
+#include <cstdarg>
 #include <cstdio>
 
 #include "storage/cache.h"
@@ -102,6 +103,11 @@ DBImpl::~DBImpl() {
   for (SnapshotImpl* s : snapshots_) delete s;
   snapshots_.clear();
   versions_.reset();
+  {
+    MutexLock info(&info_log_mu_);
+    if (info_log_ != nullptr) info_log_->Close().IgnoreError();
+    info_log_.reset();
+  }
   db_lock_.reset();
 }
 
@@ -134,6 +140,14 @@ Status DBImpl::Recover(VersionEdit* edit) {
   auto lock = env_->LockFile(LockFileName(dbname_));
   if (!lock.ok()) return lock.status().WithContext("db " + dbname_);
   db_lock_ = std::move(lock).value();
+  {
+    // Keep the previous run's LOG as LOG.old.
+    const std::string log_name = InfoLogFileName(dbname_);
+    if (env_->FileExists(log_name)) env_->RenameFile(log_name, log_name + ".old").IgnoreError();
+    auto info = env_->NewWritableFile(log_name);
+    MutexLock l(&info_log_mu_);
+    if (info.ok()) info_log_ = std::move(info).value();
+  }
 
   if (!env_->FileExists(CurrentFileName(dbname_))) {
     if (!options_.create_if_missing) {
@@ -178,12 +192,16 @@ Status DBImpl::RecoverLogFile(uint64_t log_number, VersionEdit* edit,
   struct Reporter final : WalReader::Reporter {
     Status first;
     std::vector<std::string>* warnings;
+    DBImpl* db;
     void Corruption(size_t bytes, const Status& s) override {
       if (first.ok()) first = s;
       warnings->push_back(s.ToString() + " (" + std::to_string(bytes) + " bytes dropped)");
+      db->InfoLog("recovery: %s", warnings->back().c_str());
     }
   } reporter;
   reporter.warnings = &recovery_warnings_;
+  reporter.db = this;
+  InfoLog("recovering %s", LogBaseName(log_number).c_str());
   const std::string fname = LogFileName(dbname_, log_number);
   const std::string where = "wal " + LogBaseName(log_number);
   DKV_ASSIGN_OR_RETURN(std::unique_ptr<SequentialFile> file, env_->NewSequentialFile(fname));
@@ -292,6 +310,8 @@ Result<std::unique_ptr<DB>> DB::Open(const Options& options, const std::string& 
   }
   if (!s.ok()) return s.WithContext("open " + path);
   impl->DeleteObsoleteFiles();
+  impl->InfoLog("opened: last sequence %" PRIu64 ", wal %s", impl->versions_->LastSequence(),
+                LogBaseName(impl->logfile_number_).c_str());
   impl->bg_thread_ = std::thread([db = impl.get()] { db->BackgroundLoop(); });
   impl->WakeBackground();
   return std::unique_ptr<DB>(std::move(impl));
@@ -446,8 +466,25 @@ const WriteBatch* DBImpl::BuildBatchGroup(Writer** last_writer) {
   return result;
 }
 
+void DBImpl::InfoLog(const char* format, ...) {
+  char buf[512];
+  const int64_t now = env_->NowMicros();
+  int n =
+      std::snprintf(buf, sizeof(buf), "%" PRId64 ".%06" PRId64 " ", now / 1000000, now % 1000000);
+  va_list ap;
+  va_start(ap, format);
+  int m = std::vsnprintf(buf + n, sizeof(buf) - static_cast<size_t>(n) - 1, format, ap);
+  va_end(ap);
+  size_t len = std::min(sizeof(buf) - 2, static_cast<size_t>(n + std::max(m, 0)));
+  buf[len++] = '\n';
+  MutexLock l(&info_log_mu_);
+  if (info_log_ == nullptr) return;
+  if (info_log_->Append(std::string_view(buf, len)).ok()) info_log_->Flush().IgnoreError();
+}
+
 void DBImpl::RecordBackgroundError(const Status& s) {
   if (bg_error_.ok() && !s.ok()) {
+    InfoLog("background error: %s", s.ToString().c_str());
     bg_error_ = s;
     bg_done_cv_.SignalAll();
   }

@@ -111,6 +111,9 @@ class DBImpl final : public DB {
   Status WaitForImmutableFlush() EXCLUDES(mu_);
 
   std::string DebugStats() REQUIRES(mu_);
+  // Appends one line to the human-readable LOG file (best effort: errors are
+  // ignored, the LOG is for operators, not for correctness).
+  void InfoLog(const char* format, ...) __attribute__((format(printf, 2, 3)));
 
   // Constant after construction.
   const Options options_;  // sanitized
@@ -121,6 +124,8 @@ class DBImpl final : public DB {
   const std::string dbname_;
   std::unique_ptr<TableCache> table_cache_;
   std::unique_ptr<FileLock> db_lock_;
+  Mutex info_log_mu_;
+  std::unique_ptr<WritableFile> info_log_ GUARDED_BY(info_log_mu_);
 
   Mutex mu_;
   CondVar bg_done_cv_;  // background made progress (flush/compaction/error)
