@@ -61,7 +61,10 @@ void Connection::OnRead(const asio::error_code& ec, size_t n) {
     Close();
     return;
   }
-  Process();
+  AfterProcess(Process());
+}
+
+void Connection::AfterProcess(bool more) {
   if (closed_) return;
   FlushOutput();
   if (closed_) return;
@@ -71,17 +74,28 @@ void Connection::OnRead(const asio::error_code& ec, size_t n) {
     Close();
     return;
   }
+  if (more) {
+    // Let other clients run before the rest of this pipeline.
+    auto self = shared_from_this();
+    asio::post(socket_.get_executor(), [self] { self->AfterProcess(self->Process()); });
+    return;
+  }
   Read();
 }
 
-void Connection::Process() {
+bool Connection::Process() {
   std::vector<std::string> argv;
   std::string error;
   const bool always = server_->config().appendfsync == AppendFsync::kAlways;
   std::string batch;  // replies of this round
   uint64_t batch_seq = 0;
   // Bound the work of one round so a huge pipeline cannot starve others.
-  for (int i = 0; i < 10000 && !state_.close_after_reply && !state_.killed; i++) {
+  bool more = false;
+  for (int i = 0; !state_.close_after_reply && !state_.killed; i++) {
+    if (i == kMaxCommandsPerRound) {
+      more = true;
+      break;
+    }
     RespParser::Result r = parser_.Next(&argv, &error);
     if (r == RespParser::Result::kNeedMore) break;
     ReplyBuilder reply(&batch, state_.protocol);
@@ -99,7 +113,7 @@ void Connection::Process() {
     }
   }
   if (state_.close_after_reply) input_closed_ = true;
-  if (batch.empty()) return;
+  if (batch.empty()) return more;
   if (batch_seq > server_->synced_seq() || !held_.empty()) {
     // Order: anything after a held reply waits with it.
     held_.append(batch);
@@ -108,6 +122,7 @@ void Connection::Process() {
   } else {
     out_.append(batch);
   }
+  return more;
 }
 
 void Connection::OnSynced() {

@@ -43,7 +43,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   void Read();
   void OnRead(const asio::error_code& ec, size_t n);
-  void Process();
+  // Runs the complete commands in the buffer (at most a bounded number);
+  // true if more complete commands may remain.
+  bool Process();
+  void AfterProcess(bool more);
   void FlushOutput();
   void Write();
 

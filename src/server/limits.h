@@ -27,6 +27,9 @@ inline constexpr size_t kMaxPreallocArgs = 1024;
 // Bytes read from a socket per read call (Redis's PROTO_IOBUF_LEN is 16 KiB;
 // larger reads serve pipelined clients with fewer wakeups).
 inline constexpr size_t kReadChunkBytes = 64 * 1024;
+// Commands one client runs before the loop serves others (fairness with
+// deep pipelines; Redis processes a whole read, ours is at most 64 KiB).
+inline constexpr int kMaxCommandsPerRound = 1000;
 // Default cap on a client's pending output (Redis's normal-client hard limit
 // is unlimited; we bound memory: a client that stops reading is closed).
 inline constexpr size_t kDefaultClientOutputBufferLimit = 256u << 20;

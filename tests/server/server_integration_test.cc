@@ -108,6 +108,20 @@ TEST(ServerIntegrationTest, PipelinedRepliesComeBackInOrder) {
   EXPECT_EQ(conn.ReadN(want.size()), want);
 }
 
+// More commands in one read than the server runs per round: the rest must
+// still run without the client sending anything else.
+TEST(ServerIntegrationTest, DeepPipelineIsFullyServed) {
+  ServerProcess server;
+  RawConn conn(server.port());
+  std::string req, want;
+  for (int i = 0; i < 20000; i++) {
+    req += "*1\r\n$4\r\nPING\r\n";
+    want += "+PONG\r\n";
+  }
+  ASSERT_TRUE(conn.Send(req));
+  EXPECT_EQ(conn.ReadN(want.size()), want);
+}
+
 TEST(ServerIntegrationTest, InlineCommandsWork) {
   ServerProcess server;
   RawConn conn(server.port());
