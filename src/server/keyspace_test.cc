@@ -29,6 +29,14 @@ TEST(KeyspaceTest, EncodingIsLittleEndianExpiryAfterTypeByte) {
   EXPECT_EQ(EncodeStoredValue(v), std::string("\x00\x02\x01\x00\x00\x00\x00\x00\x00x", 10));
 }
 
+// The worked example of docs/formats/keyspace.md.
+TEST(KeyspaceTest, DocumentedExampleEncodesAsShown) {
+  StoredValue v;
+  v.expire_at_ms = 1700000005000;
+  v.payload = "hi";
+  EXPECT_EQ(EncodeStoredValue(v), std::string("\x00\x88\x7B\xE5\xCF\x8B\x01\x00\x00hi", 11));
+}
+
 TEST(KeyspaceTest, ExpiredKeyIsGoneOnAccess) {
   MemEngine engine;
   FakeClock clock;
