@@ -79,6 +79,7 @@ TableBuilder::TableBuilder(const TableOptions& options, WritableFile* file)
     : rep_(std::make_unique<Rep>(options, file)) {
   DKV_ASSERT(options.comparator != nullptr);
   DKV_ASSERT(options.block_size > 0);
+  DKV_ASSERT(options.block_size <= kMaxBlockSizeOption);
 }
 
 TableBuilder::~TableBuilder() { DKV_ASSERT(rep_->closed); }

@@ -59,10 +59,9 @@ Status BlockCorruption(std::string_view file_name, std::string_view what, uint64
 
 Status ReadBlock(const RandomAccessFile* file, std::string_view file_name, bool verify_checksum,
                  const BlockHandle& handle, BlockContents* result) {
-  // A size this large cannot have been written by TableBuilder (raw blocks
-  // are bounded by the builder's block size plus one entry, compressed ones
-  // by kMaxUncompressedBlockBytes); refuse before allocating.
-  if (handle.size() > kMaxUncompressedBlockBytes + (kMaxUncompressedBlockBytes >> 4)) {
+  // No block TableBuilder writes is larger (see kMaxBlockSizeOption, and a
+  // compressed block is smaller than its raw form): refuse before allocating.
+  if (handle.size() > kMaxUncompressedBlockBytes) {
     return BlockCorruption(file_name, "block handle size too large", handle.offset());
   }
   const size_t n = static_cast<size_t>(handle.size());

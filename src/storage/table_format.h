@@ -13,6 +13,7 @@
 
 #include "common/status.h"
 #include "storage/env.h"
+#include "storage/limits.h"
 #include "storage/options.h"
 
 namespace dkv::storage {
@@ -36,6 +37,14 @@ inline constexpr char kFilterMetaPrefix[] = "filter.";
 // damaged size field from allocating gigabytes. 64 MiB leaves room for very
 // large single values while staying far below what would hurt a server.
 constexpr size_t kMaxUncompressedBlockBytes = size_t{64} << 20;
+
+// The largest TableOptions::block_size a builder accepts. A block is cut once
+// it reaches block_size, so it holds at most block_size plus one entry; with
+// this cap and the engine's key and value limits, every raw block a builder
+// writes stays within what ReadBlock accepts (kMaxUncompressedBlockBytes).
+constexpr size_t kMaxBlockSizeOption = size_t{16} << 20;
+static_assert(kMaxBlockSizeOption + kMaxKeySize + kMaxValueSize + 64 <= kMaxUncompressedBlockBytes,
+              "a block of the largest block_size plus one largest entry must stay readable");
 
 // Where a block lives in the file: offset and size of its contents (the
 // trailer follows and is not counted in size).
