@@ -193,6 +193,25 @@ TEST(TableTest, RoundTripUnderEveryCompressionType) {
   }
 }
 
+TEST(TableTest, MultiMegabyteValueRoundTripsUnderEveryCompression) {
+  std::map<std::string, std::string> kvs = MakeKvs(10);
+  std::string big(5 << 20, 'x');
+  Rng rng(5);
+  for (auto& c : big) c = static_cast<char>('a' + rng.Uniform(3));
+  kvs[Key(7)] = big;
+  for (CompressionType c : kAllCompressions) {
+    TableOptions options;
+    options.compression = c;
+    auto t = OpenTable(options, Build(options, kvs));
+    ASSERT_TRUE(t.ok()) << t.status().ToString();
+    bool hit;
+    std::string v;
+    ASSERT_TRUE(Get(**t, Key(7), &v, &hit).ok());
+    ASSERT_TRUE(hit);
+    EXPECT_TRUE(v == big) << static_cast<int>(c);
+  }
+}
+
 TEST(TableTest, CompressionShrinksCompressibleData) {
   auto kvs = MakeKvs(2000, 400);
   TableOptions options;
