@@ -758,5 +758,132 @@ TEST(ConfigTest, ValidateNamesTheBadField) {
   EXPECT_TRUE(RawNode::Create(bad, &storage).status().IsInvalidArgument());
 }
 
+// Chaos with five nodes, every combination of pre-vote and check-quorum, random
+// leadership transfers, and a member repeatedly removed and added back (as a
+// learner, then promoted). Safety as above; once healed (removed nodes stay cut
+// off: without stickiness they could keep campaigning), the members converge.
+TEST(RandomizedTest, SafetyUnderChaosWithTransfersAndRemovals) {
+  uint64_t last_seed = 40;
+  if (const char* n = std::getenv("DKV_RAFT_CHAOS_SEEDS"))
+    last_seed = std::strtoull(n, nullptr, 10);
+  uint64_t first_seed = 1;
+  if (const char* one = std::getenv("DKV_RAFT_CHAOS_SEED")) {
+    first_seed = last_seed = std::strtoull(one, nullptr, 10);
+  }
+  size_t transfers = 0, removals = 0;
+  for (uint64_t seed = first_seed; seed <= last_seed; seed++) {
+    SCOPED_TRACE("replay: DKV_RAFT_CHAOS_SEED=" + std::to_string(seed) +
+                 " raft_test --gtest_filter='*Transfers*'");
+    const bool pre_vote = seed % 2 == 0, check_quorum = (seed / 2) % 2 == 0;
+    Network net(
+        5,
+        [=](Config* c) {
+          c->pre_vote = pre_vote;
+          c->check_quorum = check_quorum;
+          c->max_snapshot_chunk_bytes = 128;
+        },
+        seed);
+    Rng rng(seed * 104729);
+    net.SetChaos(&rng);
+    net.SetDropFilter([&rng](const Message&) { return rng.OneIn(10); });
+    std::map<uint64_t, NodeId> leader_of_term;
+    int proposals = 0;
+    for (int step = 0; step < 300; step++) {
+      const NodeId any = 1 + rng.Uniform(5);
+      if (rng.OneIn(60)) {
+        net.Heal();
+        if (rng.OneIn(2)) net.Isolate(any);
+      }
+      if (rng.OneIn(50)) net.Restart(any);
+      if (rng.OneIn(30)) {
+        auto& tn = net.node(any);
+        if (tn.applied_index > tn.storage.GetSnapshot()->metadata.index) tn.SnapshotAndCompact();
+      }
+      const NodeId leader = net.Leader();
+      if (leader != kNoNode) {
+        RawNode& rn = *net.node(leader).node;
+        if (rng.OneIn(2)) {
+          rn.Propose("t" + std::to_string(seed) + "-" + std::to_string(proposals++)).IgnoreError();
+        }
+        if (rng.OneIn(40)) transfers += rn.TransferLeadership(any).ok();
+        if (rng.OneIn(20)) {
+          const ConfState cs = rn.GetStatus().conf_state;
+          ConfChange cc{ConfChangeType::kRemoveNode, 5, {}};
+          if (cs.IsLearner(5)) cc.type = ConfChangeType::kAddVoter;
+          if (!cs.Contains(5)) cc.type = ConfChangeType::kAddLearner;
+          const bool ok = rn.ProposeConfChange(cc).ok();
+          removals += ok && cc.type == ConfChangeType::kRemoveNode;
+        }
+      }
+      net.TickAll(1);
+      for (NodeId id : net.ids()) {
+        NodeStatus s = net.node(id).status();
+        if (s.role != Role::kLeader) continue;
+        auto [it, fresh] = leader_of_term.emplace(s.hard_state.term, id);
+        EXPECT_EQ(it->second, id) << "two leaders in term " << s.hard_state.term;
+      }
+      net.CheckLogsAgree();
+      if (::testing::Test::HasFailure()) return;
+    }
+    net.Heal();
+    net.SetDropFilter(nullptr);
+    net.SetChaos(nullptr);
+    // A removed node that missed its removal keeps campaigning, and without
+    // pre-vote and stickiness it deposes every leader (thesis §4.2.3): cut it off
+    // if the most advanced member says it is gone.
+    NodeId most_advanced = 1;
+    for (NodeId id = 1; id <= 4; id++) {
+      if (net.node(id).status().hard_state.commit >
+          net.node(most_advanced).status().hard_state.commit) {
+        most_advanced = id;
+      }
+    }
+    const bool cut_5 = !net.node(most_advanced).status().conf_state.Contains(5);
+    if (cut_5) net.Isolate(5);
+    NodeId leader = kNoNode;
+    auto elect = [&] {
+      leader = kNoNode;
+      for (int i = 0; i < 6 && leader == kNoNode; i++) {
+        net.TickAll(40);
+        leader = net.Leader();
+      }
+    };
+    elect();
+    ASSERT_NE(leader, kNoNode);
+    if (cut_5 && net.node(leader).status().conf_state.Contains(5)) {
+      net.Heal();  // the removal was not committed after all: 5 is a member
+      elect();
+      ASSERT_NE(leader, kNoNode);
+    }
+    ASSERT_TRUE(net.node(leader).node->Propose("final").ok());
+    net.Deliver();
+    net.TickAll(3);
+    net.CheckLogsAgree();
+    for (NodeId id : net.ids()) {
+      if (!net.node(leader).status().conf_state.Contains(id)) continue;
+      EXPECT_EQ(net.node(id).state, net.node(leader).state) << "node " << id;
+      if (net.node(id).state != net.node(leader).state) {
+        for (NodeId x : net.ids()) {
+          NodeStatus st = net.node(x).status();
+          std::printf(
+              "node %llu %s term %llu lead %llu commit %llu last %llu applied %llu first %llu\n",
+              (unsigned long long)x, RoleName(st.role), (unsigned long long)st.hard_state.term,
+              (unsigned long long)st.leader_id, (unsigned long long)st.hard_state.commit,
+              (unsigned long long)st.last_index, (unsigned long long)st.applied,
+              (unsigned long long)net.node(x).storage.FirstIndex());
+          for (const PeerProgress& p : st.progress) {
+            std::printf("  pr %llu match %llu next %llu %s active %d inflight %zu snap %llu@%llu\n",
+                        (unsigned long long)p.id, (unsigned long long)p.match,
+                        (unsigned long long)p.next, ProgressStateName(p.state),
+                        (int)p.recent_active, p.inflight, (unsigned long long)p.pending_snapshot,
+                        (unsigned long long)p.snapshot_offset);
+          }
+        }
+      }
+    }
+  }
+  std::printf("chaos5: %zu transfers started, %zu removals proposed\n", transfers, removals);
+}
+
 }  // namespace
 }  // namespace dkv::raft
