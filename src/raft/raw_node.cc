@@ -1,8 +1,44 @@
 #include "raft/raw_node.h"
 
+#include <algorithm>
+
+#include "raft/limits.h"
 #include "raft/raft.h"
 
 namespace dkv::raft {
+
+Status Config::Validate() const {
+  if (id == kNoNode) return Status::InvalidArgument("raft config", "id must not be 0");
+  if (heartbeat_tick <= 0) return Status::InvalidArgument("raft config", "heartbeat_tick <= 0");
+  if (election_tick <= heartbeat_tick) {
+    return Status::InvalidArgument("raft config", "election_tick must exceed heartbeat_tick");
+  }
+  if (election_tick > kMaxElectionTick) {
+    return Status::InvalidArgument("raft config", "election_tick above kMaxElectionTick");
+  }
+  if (max_inflight_msgs == 0 || max_inflight_msgs > kMaxInflightMsgsLimit) {
+    return Status::InvalidArgument("raft config", "max_inflight_msgs out of [1, 4096]");
+  }
+  if (max_snapshot_chunk_bytes == 0 || max_snapshot_chunk_bytes > kMaxSnapshotChunkBytes) {
+    return Status::InvalidArgument("raft config", "max_snapshot_chunk_bytes out of range");
+  }
+  if (max_size_per_msg == 0) return Status::InvalidArgument("raft config", "max_size_per_msg 0");
+  if (clock_drift_bound_ticks) {
+    if (*clock_drift_bound_ticks < 0 || *clock_drift_bound_ticks >= election_tick) {
+      return Status::InvalidArgument("raft config",
+                                     "clock_drift_bound_ticks out of [0, election_tick)");
+    }
+    if (!check_quorum) {
+      return Status::InvalidArgument("raft config", "lease reads need check_quorum");
+    }
+  }
+  for (NodeId l : learners) {
+    if (std::find(peers.begin(), peers.end(), l) != peers.end()) {
+      return Status::InvalidArgument("raft config", "a node is both peer and learner");
+    }
+  }
+  return Status::OK();
+}
 
 RawNode::RawNode(std::unique_ptr<Raft> raft) : raft_(std::move(raft)) {
   prev_soft_ = raft_->soft_state();
