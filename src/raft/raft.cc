@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <string>
 
-#include "raft/limits.h"
 
 namespace dkv::raft {
 
