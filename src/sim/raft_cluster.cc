@@ -398,8 +398,13 @@ void RaftCluster::ApplyEntry(Node& n, const Entry& e) {
                   std::to_string(cc->node_id) + " at " + std::to_string(e.index));
       if (cc->type == ConfChangeType::kAddVoter) {
         voters_.insert(cc->node_id);
+        learners_.erase(cc->node_id);
+      } else if (cc->type == ConfChangeType::kAddLearner) {
+        learners_.insert(cc->node_id);
+        voters_.erase(cc->node_id);
       } else {
         voters_.erase(cc->node_id);
+        learners_.erase(cc->node_id);
       }
       if (cc->type == ConfChangeType::kRemoveNode) {
         auto target = nodes_.find(cc->node_id);

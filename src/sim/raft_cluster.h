@@ -49,7 +49,7 @@ struct ClusterOptions {
   int nodes = 3;  // initial voters, ids 1..nodes
   // Fresh ids available to membership changes (a removed id is never reused:
   // a wiped node reusing an id could vote twice in one term).
-  int max_added_nodes = 4;
+  int max_added_nodes = 8;
   int clients = 4;
   int keys = 3;  // few keys, so clients contend
   FaultOptions faults;
@@ -189,7 +189,8 @@ class RaftCluster {
   std::map<uint64_t, NodeId> leader_of_term_;                      // election safety
   std::map<std::pair<uint64_t, uint64_t>, uint64_t> log_entries_;  // (index, term) -> data hash
   std::map<uint64_t, std::pair<uint64_t, uint64_t>> applied_;      // index -> (term, hash)
-  std::set<NodeId> voters_;  // as of the highest applied conf change
+  std::set<NodeId> voters_;    // as of the highest applied conf change
+  std::set<NodeId> learners_;  // likewise
   uint64_t voters_index_ = 0;
   uint64_t max_applied_ = 0;
 

@@ -101,21 +101,30 @@ void RaftCluster::StartMembershipChange() {
   const NodeId leader = Leader();
   if (leader == raft::kNoNode) return;
   Node& l = *nodes_.at(leader);
+  // Voters stay within [nodes - 1, nodes + 1] (and at least 2), so the group
+  // keeps a quorum it can reach; the kinds of change are drawn at random.
   const size_t voters = voters_.size();
   const size_t target = static_cast<size_t>(options_.nodes);
-  bool add = voters < target || (voters == target && rng_.OneIn(2));
-  if (add && next_fresh_id_ > max_node_id_) add = false;
-  if (!add && voters <= target - 1 && voters <= 2) return;
-  if (!add && voters < target) return;
+  const bool may_add_voter = voters < target + 1;
+  const bool may_remove_voter = voters > std::max<size_t>(2, target - 1);
+  const bool fresh_left = next_fresh_id_ <= max_node_id_;
   ConfChange cc;
-  if (add) {
-    cc.type = ConfChangeType::kAddVoter;
+  const uint64_t dice = rng_.Uniform(4);
+  if (dice == 0 && !learners_.empty() && may_add_voter) {
+    std::vector<NodeId> learners(learners_.begin(), learners_.end());
+    cc.type = ConfChangeType::kAddVoter;  // promote a learner
+    cc.node_id = learners[rng_.Uniform(learners.size())];
+  } else if (dice <= 1 && fresh_left && (voters < target || rng_.OneIn(2)) && may_add_voter) {
+    cc.type = rng_.OneIn(2) ? ConfChangeType::kAddVoter : ConfChangeType::kAddLearner;
     cc.node_id = next_fresh_id_++;
     CreateNode(cc.node_id, false);
   } else {
-    std::vector<NodeId> candidates;
-    for (NodeId v : voters_) {
-      if (v != leader) candidates.push_back(v);
+    std::vector<NodeId> candidates(learners_.begin(), learners_.end());
+    if (may_remove_voter) {
+      for (NodeId v : voters_) {
+        // The leader removing itself is legal and worth testing, but rarer.
+        if (v != leader || rng_.OneIn(4)) candidates.push_back(v);
+      }
     }
     if (candidates.empty()) return;
     cc.type = ConfChangeType::kRemoveNode;
@@ -217,7 +226,9 @@ bool RaftCluster::CheckConvergence() {
     uint64_t fingerprint = 0;
     bool same = true;
     bool first = true;
-    for (NodeId v : voters_) {
+    std::set<NodeId> members = voters_;
+    members.insert(learners_.begin(), learners_.end());
+    for (NodeId v : members) {
       const Node& n = *nodes_.at(v);
       if (!n.up) continue;
       const uint64_t fp = n.sm.Fingerprint();
