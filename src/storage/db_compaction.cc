@@ -229,6 +229,46 @@ Status DBImpl::Flush() {
 
 // ------------------------------------------------------------------ WAL prep
 
+Status DBImpl::MakeOverwritableLog(uint64_t number, std::optional<uint64_t> recycle,
+                                   size_t zero_bytes, PreparedLog* out) {
+  const std::string fname = LogFileName(dbname_, number);
+  Status s;
+  if (recycle) {
+    // An old log's records carry its old number: a reader of the new log
+    // sees them as the end, so the file can be overwritten in place.
+    s = env_->RenameFile(LogFileName(dbname_, *recycle), fname);
+    if (s.ok()) {
+      auto size = env_->GetFileSize(fname);
+      s = size.status();
+      if (s.ok()) out->capacity = *size;
+    }
+  } else {
+    auto file = env_->NewWritableFile(fname);
+    s = file.status();
+    if (s.ok()) {
+      const std::string zeros(std::min(kZeroChunkBytes, zero_bytes), '\0');
+      size_t done = 0;
+      for (; s.ok() && done < zero_bytes; done += zeros.size()) s = (*file)->Append(zeros);
+      if (s.ok()) s = (*file)->Sync();
+      if (s.ok()) s = (*file)->Close();
+      out->capacity = done;
+    }
+  }
+  if (s.ok()) s = env_->SyncDir(dbname_);
+  if (s.ok()) {
+    auto f = env_->ReopenForOverwrite(fname);
+    s = f.status();
+    if (s.ok()) out->file = std::move(f).value();
+  }
+  if (!s.ok()) {
+    env_->RemoveFile(fname).IgnoreError();
+    out->file.reset();
+    return s;
+  }
+  out->number = number;
+  return Status::OK();
+}
+
 void DBImpl::PrepareNextLog() {
   DKV_ASSERT(prepared_log_.file == nullptr);
   const uint64_t number = versions_->NewFileNumber();
@@ -238,43 +278,18 @@ void DBImpl::PrepareNextLog() {
     recycle = recyclable_logs_.back();
     recyclable_logs_.pop_back();
   }
-  const std::string fname = LogFileName(dbname_, number);
   const size_t zero_bytes = options_.write_buffer_size + kWalPrezeroSlackBytes;
+  PreparedLog made;
   mu_.Unlock();
-  Status s;
-  if (recycle) {
-    // An old log's records carry its old number: a reader of the new log
-    // sees them as the end, so the file can be overwritten in place.
-    s = env_->RenameFile(LogFileName(dbname_, *recycle), fname);
-  } else {
-    auto file = env_->NewWritableFile(fname);
-    s = file.status();
-    if (s.ok()) {
-      const std::string zeros(std::min(kZeroChunkBytes, zero_bytes), '\0');
-      for (size_t done = 0; s.ok() && done < zero_bytes; done += zeros.size()) {
-        s = (*file)->Append(zeros);
-      }
-      if (s.ok()) s = (*file)->Sync();
-      if (s.ok()) s = (*file)->Close();
-    }
-  }
-  if (s.ok()) s = env_->SyncDir(dbname_);
-  std::unique_ptr<WritableFile> reopened;
-  if (s.ok()) {
-    auto f = env_->ReopenForOverwrite(fname);
-    s = f.status();
-    if (s.ok()) reopened = std::move(f).value();
-  }
-  if (!s.ok()) env_->RemoveFile(fname).IgnoreError();
+  Status s = MakeOverwritableLog(number, recycle, zero_bytes, &made);
   mu_.Lock();
   if (s.ok() && number < logfile_number_) {
     // A plain log was opened meanwhile; this one would replay out of order.
-    reopened->Close().IgnoreError();
+    made.file->Close().IgnoreError();
     pending_outputs_.erase(number);
     recyclable_logs_.push_back(number);
   } else if (s.ok()) {
-    prepared_log_.number = number;
-    prepared_log_.file = std::move(reopened);
+    prepared_log_ = std::move(made);
   } else {
     pending_outputs_.erase(number);
     // Not fatal: the next switch creates a plain log (and reports its own

@@ -266,9 +266,10 @@ Status DBImpl::NewLogFile() {
     pending_outputs_.erase(prepared_log_.number);
     prepared_log_ = PreparedLog();
   }
-  const bool use_prepared = prepared_log_.file != nullptr;
-  if (use_prepared) {
+  uint64_t capacity = 0;
+  if (prepared_log_.file != nullptr) {
     number = prepared_log_.number;
+    capacity = prepared_log_.capacity;
     file = std::move(prepared_log_.file);
     prepared_log_ = PreparedLog();
     pending_outputs_.erase(number);
@@ -290,7 +291,7 @@ Status DBImpl::NewLogFile() {
   if (logfile_ != nullptr) logfile_->Close().IgnoreError();
   logfile_ = std::move(file);
   logfile_number_ = number;
-  log_is_prepared_ = use_prepared;
+  log_capacity_ = capacity;
   log_ = std::make_unique<WalWriter>(logfile_.get(), number);
   return Status::OK();
 }
@@ -300,7 +301,17 @@ Result<std::unique_ptr<DB>> DB::Open(const Options& options, const std::string& 
   MutexLock l(&impl->mu_);
   VersionEdit edit;
   Status s = impl->Recover(&edit);
-  if (s.ok()) s = impl->NewLogFile();
+  if (s.ok()) {
+    // The first log is zero-filled here (a little: the background thread
+    // prepares a full one meanwhile), so even the first synced writes are
+    // overwrites. On failure, fall back to a plain appending log.
+    const size_t zero_bytes =
+        std::min(kInitialWalPrezeroBytes, impl->options_.write_buffer_size + kWalPrezeroSlackBytes);
+    Status z = impl->MakeOverwritableLog(impl->versions_->NewFileNumber(), std::nullopt, zero_bytes,
+                                         &impl->prepared_log_);
+    if (!z.ok()) impl->InfoLog("no pre-zeroed first log: %s", z.ToString().c_str());
+    s = impl->NewLogFile();
+  }
   if (s.ok()) {
     impl->mem_ = new MemTable(impl->icmp_);
     impl->mem_->Ref();
@@ -379,10 +390,11 @@ Status DBImpl::WriteImpl(const WriteOptions& options, const WriteBatch* batch) {
 
   // This thread leads a group.
   Status status = MakeRoomForWrite(batch == nullptr);
-  if (status.ok() && batch != nullptr && !log_is_prepared_ && prepared_log_.file != nullptr) {
-    // The current log appends (e.g. the first after open): move to the
-    // prepared one now so syncs become overwrites. Same memtable; both logs
-    // stay live until it is flushed (mem_log_number_ is unchanged).
+  if (status.ok() && batch != nullptr && prepared_log_.file != nullptr &&
+      log_->size() + batch->ApproximateSize() > log_capacity_) {
+    // The current log would append (a plain log, or past its zeroed part):
+    // move to the prepared one so syncs stay overwrites. Same memtable; both
+    // logs stay live until it is flushed (mem_log_number_ is unchanged).
     status = NewLogFile();
   }
   SequenceNumber last_sequence = versions_->LastSequence();

@@ -16,6 +16,7 @@
 #include <deque>
 #include <list>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -70,6 +71,7 @@ class DBImpl final : public DB {
   struct PreparedLog {
     uint64_t number = 0;
     std::unique_ptr<WritableFile> file;
+    uint64_t capacity = 0;  // bytes that can be overwritten without growing it
   };
 
   struct LevelStats {
@@ -108,6 +110,11 @@ class DBImpl final : public DB {
   Status InstallCompactionResults(CompactionState* compact) REQUIRES(mu_);
   void DeleteObsoleteFiles() REQUIRES(mu_);
   void PrepareNextLog() REQUIRES(mu_);
+  // Makes log `number` ready for overwrite (renaming log `recycle`, or
+  // zero-filling zero_bytes), durable in the directory. Does I/O; call
+  // without the mutex except during Open.
+  Status MakeOverwritableLog(uint64_t number, std::optional<uint64_t> recycle, size_t zero_bytes,
+                             PreparedLog* out);
   Status WaitForImmutableFlush() EXCLUDES(mu_);
 
   std::string DebugStats() REQUIRES(mu_);
@@ -139,9 +146,11 @@ class DBImpl final : public DB {
   // The log mem_ started in: logs below it hold only flushed or imm_ data.
   // (The WAL file can change under one memtable: see WriteImpl.)
   uint64_t mem_log_number_ GUARDED_BY(mu_) = 0;
-  bool log_is_prepared_ GUARDED_BY(mu_) = false;  // log_ overwrites a prepared file
-  std::unique_ptr<WalWriter> log_;                // written by the write leader only
-  bool log_dirty_ = false;                        // log_ has unsynced records (leader only)
+  // Bytes of log_'s file that are overwritten rather than appended (0 for
+  // a plain appending log). Past it, the leader moves to a prepared log.
+  uint64_t log_capacity_ GUARDED_BY(mu_) = 0;
+  std::unique_ptr<WalWriter> log_;  // written by the write leader only
+  bool log_dirty_ = false;          // log_ has unsynced records (leader only)
   PreparedLog prepared_log_ GUARDED_BY(mu_);
   std::vector<uint64_t> recyclable_logs_ GUARDED_BY(mu_);
   bool prepare_log_failed_ GUARDED_BY(mu_) = false;  // retried after the next switch

@@ -25,6 +25,9 @@ constexpr size_t kSmallWriteGroupSlackBytes = 128 << 10;
 constexpr int64_t kSlowdownDelayMicros = 1000;
 // Cap on the slowdown delay of one write group.
 constexpr int64_t kMaxSlowdownDelayMicros = 8000;
+// The first WAL after open is zero-filled synchronously up to this size (a
+// few milliseconds of open time); a full-size one is prepared in the background.
+constexpr size_t kInitialWalPrezeroBytes = 1 << 20;
 // A MANIFEST larger than this is replaced by a fresh one holding one
 // snapshot edit at the next change, so reopening never replays a long history.
 constexpr uint64_t kManifestRollBytes = 8 << 20;
