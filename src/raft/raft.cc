@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <string>
 
-
 namespace dkv::raft {
 
 namespace {
@@ -103,6 +102,7 @@ Status Raft::Init() {
     FoldConfHistory();
   }
   BecomeFollower(term_, kNoNode);
+  start_term_ = term_;
   return Status::OK();
 }
 
@@ -307,8 +307,14 @@ Status Raft::Step(const Message& m) {
   } else if (m.term > term_) {
     if (vote_request) {
       const bool force = m.context == kTransferContext;
-      const bool in_lease =
-          config_.check_quorum && lead_ != kNoNode && election_elapsed_ < config_.election_tick;
+      // With leases on, a node that just (re)started may have acknowledged a
+      // leader's heartbeat before it went down: stay sticky for the first election
+      // timeout after start, or a restart would cut another leader's lease short.
+      // (A node that started at term <= 1 never had a leader: no need.)
+      const bool starting = config_.clock_drift_bound_ticks.has_value() && start_term_ > 1 &&
+                            ticks_ < static_cast<uint64_t>(config_.election_tick);
+      const bool in_lease = config_.check_quorum && (lead_ != kNoNode || starting) &&
+                            election_elapsed_ < config_.election_tick;
       if (!force && in_lease) {
         // Leader stickiness (thesis §4.2.3): we heard from a live leader within an
         // election timeout, so ignore this vote without even adopting its term.

@@ -151,7 +151,8 @@ class Raft {
   int election_elapsed_ = 0;
   int heartbeat_elapsed_ = 0;
   int randomized_election_timeout_ = 0;
-  uint64_t ticks_ = 0;  // ticks since creation: the leader's lease clock
+  uint64_t ticks_ = 0;       // ticks since creation: the leader's lease clock
+  uint64_t start_term_ = 0;  // term when this instance was created
   std::map<NodeId, bool> votes_;
 
   // Membership: base (committed, or from the snapshot) plus uncommitted changes.

@@ -574,5 +574,33 @@ TEST(ConfigTest, ValidateNamesTheBadField) {
   EXPECT_TRUE(RawNode::Create(bad, &storage).status().IsInvalidArgument());
 }
 
+// A follower that acknowledged the leader and then restarted must not help elect
+// another leader while that lease may still run: it stays sticky for an election
+// timeout after it starts.
+TEST(LeaseReadTest, RestartedFollowersDoNotCutTheLeaseShort) {
+  Network net(3, [](Config* c) { c->clock_drift_bound_ticks = 2; });
+  net.Elect(1);
+  net.TickAll(2);
+  net.Isolate(1);
+  net.Restart(2);
+  net.Restart(3);
+  ASSERT_TRUE(net.node(2).node->Campaign().ok());
+  net.Deliver();
+  EXPECT_NE(net.node(2).status().role, Role::kLeader);
+  // For the rest of node 1's lease, nobody else becomes leader.
+  for (int i = 0; i < 7; i++) {
+    for (NodeId id : {1, 2, 3}) net.Tick(id);
+    net.Deliver();
+    EXPECT_EQ(net.Leader(), 1u) << "tick " << i;
+  }
+  ASSERT_TRUE(net.node(1).node->ReadIndex("still-leased").ok());
+  net.ProcessAll();
+  EXPECT_EQ(net.node(1).reads.size(), 1u);
+  // Later the others do elect a leader.
+  net.TickAll(40);
+  EXPECT_TRUE(net.node(2).status().role == Role::kLeader ||
+              net.node(3).status().role == Role::kLeader);
+}
+
 }  // namespace
 }  // namespace dkv::raft
