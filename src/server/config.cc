@@ -72,6 +72,9 @@ Status LoadTomlConfig(const std::string& path, ServerConfig* c) {
   }
   if (auto v = Find(t, "loglevel").value<std::string>()) c->loglevel = *v;
   if (auto v = Find(t, "admin-port").value<int64_t>()) c->admin_port = static_cast<int>(*v);
+  if (auto v = Find(t, "tls-port").value<int64_t>()) c->tls_port = static_cast<int>(*v);
+  if (auto v = Find(t, "tls-cert-file").value<std::string>()) c->tls_cert_file = *v;
+  if (auto v = Find(t, "tls-key-file").value<std::string>()) c->tls_key_file = *v;
   if (auto* users = t["users"].as_array()) {
     for (auto& u : *users) {
       auto* ut = u.as_table();

@@ -38,6 +38,9 @@ struct ServerConfig {
   int64_t client_output_buffer_limit = kDefaultClientOutputBufferLimit;
   std::string loglevel = "info";  // spdlog level names
   int admin_port = 0;             // HTTP /metrics and /health; 0 = off
+  int tls_port = 0;               // RESP over TLS; 0 = off
+  std::string tls_cert_file;      // PEM certificate chain
+  std::string tls_key_file;       // PEM private key
 };
 
 // Reads a TOML file into *config (keys as in ServerConfig, with '-' or '_').

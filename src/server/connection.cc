@@ -7,8 +7,12 @@
 
 namespace dkv::server {
 
-Connection::Connection(Server* server, asio::ip::tcp::socket socket, int64_t id)
+Connection::Connection(Server* server, asio::ip::tcp::socket socket, int64_t id,
+                       asio::ssl::context* tls)
     : server_(server), socket_(std::move(socket)) {
+  if (tls != nullptr) {
+    tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket>>(std::move(socket_), *tls);
+  }
   RespParserLimits limits;
   limits.proto_max_bulk_len = server->config().proto_max_bulk_len;
   parser_.set_limits(limits);
@@ -18,21 +22,35 @@ Connection::Connection(Server* server, asio::ip::tcp::socket socket, int64_t id)
   state_.created_ms = now;
   state_.last_interaction_ms = now;
   asio::error_code ec;
-  auto remote = socket_.remote_endpoint(ec);
+  auto remote = sock().remote_endpoint(ec);
   if (!ec) state_.addr = remote.address().to_string() + ":" + std::to_string(remote.port());
-  auto local = socket_.local_endpoint(ec);
+  auto local = sock().local_endpoint(ec);
   if (!ec) state_.laddr = local.address().to_string() + ":" + std::to_string(local.port());
-  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  sock().set_option(asio::ip::tcp::no_delay(true), ec);
 }
 
-void Connection::Start() { Read(); }
+void Connection::Start() {
+  if (!tls_) {
+    Read();
+    return;
+  }
+  auto self = shared_from_this();
+  tls_->async_handshake(asio::ssl::stream_base::server, [self](const asio::error_code& ec) {
+    if (ec) {
+      spdlog::info("TLS handshake with {} failed: {}", self->state_.addr, ec.message());
+      self->Close();
+      return;
+    }
+    self->Read();
+  });
+}
 
 void Connection::Close() {
   if (closed_) return;
   closed_ = true;
   asio::error_code ec;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-  socket_.close(ec);
+  sock().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  sock().close(ec);
   server_->UnwatchAll(&state_);
   server_->RemoveConnection(state_.id);  // may drop the last owner but one
 }
@@ -41,8 +59,12 @@ void Connection::Read() {
   if (closed_ || reading_ || input_closed_) return;
   reading_ = true;
   auto self = shared_from_this();
-  socket_.async_read_some(asio::buffer(read_buf_),
-                          [self](const asio::error_code& ec, size_t n) { self->OnRead(ec, n); });
+  auto on_read = [self](const asio::error_code& ec, size_t n) { self->OnRead(ec, n); };
+  if (tls_) {
+    tls_->async_read_some(asio::buffer(read_buf_), std::move(on_read));
+  } else {
+    socket_.async_read_some(asio::buffer(read_buf_), std::move(on_read));
+  }
 }
 
 void Connection::OnRead(const asio::error_code& ec, size_t n) {
@@ -77,7 +99,7 @@ void Connection::AfterProcess(bool more) {
   if (more) {
     // Let other clients run before the rest of this pipeline.
     auto self = shared_from_this();
-    asio::post(socket_.get_executor(), [self] { self->AfterProcess(self->Process()); });
+    asio::post(sock().get_executor(), [self] { self->AfterProcess(self->Process()); });
     return;
   }
   Read();
@@ -147,7 +169,7 @@ void Connection::FlushOutput() {
 
 void Connection::Write() {
   auto self = shared_from_this();
-  asio::async_write(socket_, asio::buffer(writing_), [self](const asio::error_code& ec, size_t) {
+  auto on_write = [self](const asio::error_code& ec, size_t) {
     if (self->closed_) return;
     if (ec) {
       self->Close();
@@ -158,7 +180,12 @@ void Connection::Write() {
       self->writing_.shrink_to_fit();
     }
     self->FlushOutput();
-  });
+  };
+  if (tls_) {
+    asio::async_write(*tls_, asio::buffer(writing_), std::move(on_write));
+  } else {
+    asio::async_write(socket_, asio::buffer(writing_), std::move(on_write));
+  }
 }
 
 }  // namespace dkv::server

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <asio.hpp>
+#include <asio/ssl.hpp>
 
 #include <array>
 #include <memory>
@@ -26,7 +27,9 @@ class Server;
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(Server* server, asio::ip::tcp::socket socket, int64_t id);
+  // tls: the server's TLS context for a connection on the TLS port, else nullptr.
+  Connection(Server* server, asio::ip::tcp::socket socket, int64_t id,
+             asio::ssl::context* tls = nullptr);
 
   void Start();
   // Closes the socket now; pending replies are dropped.
@@ -49,9 +52,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void AfterProcess(bool more);
   void FlushOutput();
   void Write();
+  asio::ip::tcp::socket& sock() { return tls_ ? tls_->next_layer() : socket_; }
 
   Server* server_;
-  asio::ip::tcp::socket socket_;
+  asio::ip::tcp::socket socket_;                                   // plain connections
+  std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket>> tls_;  // TLS connections
   RespParser parser_;
   ClientState state_;
   std::array<char, kReadChunkBytes> read_buf_;

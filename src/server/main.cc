@@ -18,7 +18,8 @@ int main(int argc, char** argv) {
   app.add_option("-c,--config", config_path, "TOML config file (flags override it)");
   // Flags are parsed twice: first to find --config, then to override it.
   std::string bind, dir, appendfsync, requirepass, loglevel, protected_mode;
-  int port = -1, maxclients = -1, timeout = -1;
+  int port = -1, maxclients = -1, timeout = -1, admin_port = -1, tls_port = -1;
+  std::string tls_cert, tls_key;
   int64_t proto_max_bulk_len = -1, query_limit = -1;
   app.add_option("--bind", bind, "address to listen on (default 127.0.0.1)");
   app.add_option("--port", port, "client port (default 7379; 0 picks a free one)");
@@ -31,6 +32,10 @@ int main(int argc, char** argv) {
   app.add_option("--proto-max-bulk-len", proto_max_bulk_len, "largest bulk argument in bytes");
   app.add_option("--client-query-buffer-limit", query_limit, "max unparsed bytes per client");
   app.add_option("--loglevel", loglevel, "trace|debug|info|warn|error|critical");
+  app.add_option("--admin-port", admin_port, "HTTP port for /metrics and /health (0 = off)");
+  app.add_option("--tls-port", tls_port, "RESP over TLS port (0 = off)");
+  app.add_option("--tls-cert-file", tls_cert, "PEM certificate chain for the TLS port");
+  app.add_option("--tls-key-file", tls_key, "PEM private key for the TLS port");
   CLI11_PARSE(app, argc, argv);
 
   if (!config_path.empty()) {
@@ -54,6 +59,10 @@ int main(int argc, char** argv) {
   if (proto_max_bulk_len > 0) config.proto_max_bulk_len = proto_max_bulk_len;
   if (query_limit > 0) config.client_query_buffer_limit = query_limit;
   if (!loglevel.empty()) config.loglevel = loglevel;
+  if (admin_port >= 0) config.admin_port = admin_port;
+  if (tls_port >= 0) config.tls_port = tls_port;
+  if (!tls_cert.empty()) config.tls_cert_file = tls_cert;
+  if (!tls_key.empty()) config.tls_key_file = tls_key;
   spdlog::set_level(spdlog::level::from_str(config.loglevel));
 
   auto engine = dkv::server::DbEngine::Open(config.dir);

@@ -47,6 +47,7 @@ Server::Server(ServerConfig config, KvEngine* engine)
       keyspace_(engine, SystemClock::Default()),
       dispatcher_(&keyspace_, this),
       acceptor_(io_),
+      tls_acceptor_(io_),
       signals_(io_, SIGTERM, SIGINT),
       cron_timer_(io_) {
   keyspace_.set_on_change([this](std::string_view key) { watches_.Touch(key); });
@@ -66,26 +67,25 @@ Status Server::Run() {
   DKV_RETURN_IF_ERROR(keyspace_.Load().WithContext("loading the keyspace"));
   spdlog::info("keyspace loaded: {} keys, {} with a TTL", keyspace_.Size(),
                keyspace_.ExpiresCount());
-  asio::error_code ec;
-  auto addr = asio::ip::make_address(config_.bind, ec);
-  if (ec) return Status::InvalidArgument("bind " + config_.bind, ec.message());
-  asio::ip::tcp::endpoint ep(addr, static_cast<uint16_t>(config_.port));
-  acceptor_.open(ep.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(ep, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return Status::IOError("listen " + config_.bind + ":" + std::to_string(config_.port),
-                           ec.message());
-  }
+  DKV_RETURN_IF_ERROR(Listen(&acceptor_, config_.port));
   bound_port_ = acceptor_.local_endpoint().port();
+  if (config_.tls_port != 0) {
+    DKV_RETURN_IF_ERROR(SetUpTls());
+    DKV_RETURN_IF_ERROR(Listen(&tls_acceptor_, config_.tls_port));
+    bound_tls_port_ = tls_acceptor_.local_endpoint().port();
+  }
+  if (config_.admin_port != 0) {
+    admin_ = std::make_unique<AdminHttp>(io_, [this] { return Metrics(); });
+    DKV_RETURN_IF_ERROR(admin_->Start(config_.bind, config_.admin_port));
+  }
   sync_thread_ = std::thread([this] { SyncLoop(); });
   signals_.async_wait([this](const asio::error_code& e, int sig) {
     if (e) return;
     spdlog::info("received signal {}, shutting down", sig);
     Shutdown();
   });
-  StartAccept();
+  StartAccept(&acceptor_, false);
+  if (config_.tls_port != 0) StartAccept(&tls_acceptor_, true);
   ScheduleCron();
   spdlog::info("distkv-server ready to accept connections on {}:{} (appendfsync {})", config_.bind,
                bound_port_.load(), AppendFsyncName(config_.appendfsync));
@@ -112,6 +112,8 @@ void Server::Shutdown() {
   shutting_down_ = true;
   asio::error_code ec;
   acceptor_.close(ec);
+  tls_acceptor_.close(ec);
+  if (admin_) admin_->Stop();
   signals_.cancel(ec);
   cron_timer_.cancel();
   // Sync now on the loop, so held replies can be released before closing:
@@ -129,20 +131,48 @@ void Server::Shutdown() {
   io_.stop();
 }
 
-void Server::StartAccept() {
-  acceptor_.async_accept([this](const asio::error_code& ec, asio::ip::tcp::socket socket) {
-    if (ec) {
-      if (ec == asio::error::operation_aborted) return;
-      spdlog::warn("accept failed: {}", ec.message());
-      if (!shutting_down_) StartAccept();
-      return;
-    }
-    OnAccept(std::move(socket));
-    if (!shutting_down_) StartAccept();
-  });
+Status Server::Listen(asio::ip::tcp::acceptor* acceptor, int port) {
+  asio::error_code ec;
+  auto addr = asio::ip::make_address(config_.bind, ec);
+  if (ec) return Status::InvalidArgument("bind " + config_.bind, ec.message());
+  asio::ip::tcp::endpoint ep(addr, static_cast<uint16_t>(port));
+  acceptor->open(ep.protocol(), ec);
+  if (!ec) acceptor->set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor->bind(ep, ec);
+  if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::IOError("listen " + config_.bind + ":" + std::to_string(port), ec.message());
+  }
+  return Status::OK();
 }
 
-void Server::OnAccept(asio::ip::tcp::socket socket) {
+Status Server::SetUpTls() {
+  asio::error_code ec;
+  tls_context_.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                               asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                               asio::ssl::context::no_tlsv1_1,
+                           ec);
+  if (!ec) tls_context_.use_certificate_chain_file(config_.tls_cert_file, ec);
+  if (ec) return Status::InvalidArgument("tls-cert-file " + config_.tls_cert_file, ec.message());
+  tls_context_.use_private_key_file(config_.tls_key_file, asio::ssl::context::pem, ec);
+  if (ec) return Status::InvalidArgument("tls-key-file " + config_.tls_key_file, ec.message());
+  return Status::OK();
+}
+
+void Server::StartAccept(asio::ip::tcp::acceptor* acceptor, bool tls) {
+  acceptor->async_accept(
+      [this, acceptor, tls](const asio::error_code& ec, asio::ip::tcp::socket socket) {
+        if (ec) {
+          if (ec == asio::error::operation_aborted) return;
+          spdlog::warn("accept failed: {}", ec.message());
+        } else {
+          OnAccept(std::move(socket), tls);
+        }
+        if (!shutting_down_) StartAccept(acceptor, tls);
+      });
+}
+
+void Server::OnAccept(asio::ip::tcp::socket socket, bool tls) {
   total_connections_++;
   asio::error_code ec;
   auto remote = socket.remote_endpoint(ec);
@@ -162,7 +192,8 @@ void Server::OnAccept(asio::ip::tcp::socket socket) {
     return;
   }
   int64_t id = next_client_id_++;
-  auto conn = std::make_shared<Connection>(this, std::move(socket), id);
+  auto conn =
+      std::make_shared<Connection>(this, std::move(socket), id, tls ? &tls_context_ : nullptr);
   connections_.emplace(id, conn);
   conn->Start();
 }
@@ -430,6 +461,36 @@ std::string Server::Info(std::string_view section) {
          ",expires=" + std::to_string(keyspace_.ExpiresCount()) + ",avg_ttl=0\r\n";
   }
   add("keyspace", ks);
+  return out;
+}
+
+std::string Server::Metrics() {
+  std::string out;
+  auto metric = [&out](const char* name, const char* type, const char* help, int64_t value) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
+           name + " " + std::to_string(value) + "\n";
+  };
+  metric("distkv_connected_clients", "gauge", "Clients connected now.",
+         static_cast<int64_t>(connections_.size()));
+  metric("distkv_connections_received_total", "counter", "Connections accepted.",
+         total_connections_);
+  metric("distkv_rejected_connections_total", "counter",
+         "Connections refused (maxclients, protected mode).", rejected_connections_);
+  metric("distkv_commands_processed_total", "counter", "Commands run or queued.",
+         dispatcher_.commands_processed());
+  metric("distkv_keys", "gauge", "Keys in db 0.", keyspace_.Size());
+  metric("distkv_keys_with_expiry", "gauge", "Keys with a TTL.", keyspace_.ExpiresCount());
+  metric("distkv_expired_keys_total", "counter", "Keys removed by expiry.",
+         keyspace_.expired_keys());
+  metric("distkv_keyspace_hits_total", "counter", "Lookups that found a key.", keyspace_.hits());
+  metric("distkv_keyspace_misses_total", "counter", "Lookups that found nothing.",
+         keyspace_.misses());
+  metric("distkv_writes_applied_total", "counter", "Write commands applied to the engine.",
+         static_cast<int64_t>(applied_seq_.load()));
+  metric("distkv_writes_synced_total", "counter", "Write commands known durable.",
+         static_cast<int64_t>(synced_seq_));
+  metric("distkv_wal_syncs_total", "counter", "Group-commit syncs of the engine WAL.",
+         syncs_.load());
   return out;
 }
 

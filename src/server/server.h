@@ -22,6 +22,9 @@
 #include <thread>
 #include <vector>
 
+#include <asio/ssl.hpp>
+
+#include "server/admin_http.h"
 #include "server/command_table.h"
 #include "server/config.h"
 #include "server/keyspace.h"
@@ -44,6 +47,9 @@ class Server final : public ServerApi {
   void Stop();
   // The bound port (useful with port 0). Valid once Run() is serving.
   int bound_port() const { return bound_port_.load(); }
+  int bound_tls_port() const { return bound_tls_port_.load(); }
+  // Prometheus text exposition of the counters (served on /metrics).
+  std::string Metrics();
 
   // ServerApi.
   std::vector<ClientState*> Clients() override;
@@ -69,8 +75,10 @@ class Server final : public ServerApi {
   asio::io_context& io() { return io_; }
 
  private:
-  void StartAccept();
-  void OnAccept(asio::ip::tcp::socket socket);
+  void StartAccept(asio::ip::tcp::acceptor* acceptor, bool tls);
+  void OnAccept(asio::ip::tcp::socket socket, bool tls);
+  Status Listen(asio::ip::tcp::acceptor* acceptor, int port);
+  Status SetUpTls();
   void ScheduleCron();
   void Cron();
   void SyncLoop();
@@ -86,6 +94,10 @@ class Server final : public ServerApi {
 
   asio::io_context io_;
   asio::ip::tcp::acceptor acceptor_;
+  asio::ip::tcp::acceptor tls_acceptor_;
+  asio::ssl::context tls_context_{asio::ssl::context::tls_server};
+  std::unique_ptr<AdminHttp> admin_;
+  std::atomic<int> bound_tls_port_{0};
   asio::signal_set signals_;
   asio::steady_timer cron_timer_;
   std::atomic<int> bound_port_{0};

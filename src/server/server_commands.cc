@@ -173,6 +173,10 @@ void Config(CommandContext& ctx) {
     }
     for (size_t i = 2; i + 1 < ctx.argc(); i += 2) {
       Status s = ctx.server->ConfigSet(ToLower(ctx.arg(i)), ctx.arg(i + 1));
+      if (s.IsNotFound()) {
+        return ctx.reply->Error("ERR Unknown option or number of arguments for CONFIG SET - '" +
+                                ctx.arg(i) + "'");
+      }
       if (!s.ok()) {
         return ctx.reply->Error("ERR CONFIG SET failed (possibly related to argument '" +
                                 ctx.arg(i) + "') - " + s.message());

@@ -38,8 +38,8 @@ class FakeServerApi final : public ServerApi {
     return out;
   }
   Status ConfigSet(std::string_view name, std::string_view value) override {
-    if (name != "maxclients")
-      return Status::InvalidArgument("Unknown option or number of arguments for CONFIG SET");
+    if (name == "port") return Status::InvalidArgument("can't set immutable config");
+    if (name != "maxclients") return Status::NotFound("config", "unknown option");
     maxclients = std::string(value);
     return Status::OK();
   }

@@ -5,6 +5,9 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -347,6 +350,109 @@ TEST(ServerIntegrationTest, KillDashNineLosesNoAcknowledgedWrite) {
     if (Str(Cmd(c.get(), {"GET", key})) != key) missing++;
   }
   EXPECT_EQ(missing, 0u) << "of " << acked.size() << " acknowledged writes";
+}
+
+// A temp directory removed at the end of the test.
+struct TempDir {
+  TempDir() {
+    char tmpl[] = "/tmp/dkv-server-test-XXXXXX";
+    path = ::mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  std::string path;
+};
+
+int Shell(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()); }
+
+TEST(ServerIntegrationTest, TlsPortServesRedisCliWithSelfSignedCert) {
+  if (Shell("openssl version") != 0) GTEST_SKIP() << "no openssl CLI";
+  TempDir tmp;
+  ASSERT_EQ(Shell("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout " +
+                  tmp.path + "/key.pem -out " + tmp.path + "/cert.pem"),
+            0);
+  int tls_port = FreePort();
+  ServerProcess server({"--tls-port", std::to_string(tls_port), "--tls-cert-file",
+                        tmp.path + "/cert.pem", "--tls-key-file", tmp.path + "/key.pem"});
+  std::string tls =
+      "--tls --cacert " + tmp.path + "/cert.pem -h localhost -p " + std::to_string(tls_port) + " ";
+  std::string cli = "redis-cli " + tls;
+  if (Shell("redis-cli --tls --help") != 0) GTEST_SKIP() << "redis-cli built without TLS";
+  std::string out;
+  auto run = [&](const std::string& args) {
+    out.clear();
+    FILE* p = ::popen((cli + args + " 2>&1").c_str(), "r");
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+    ::pclose(p);
+    return out;
+  };
+  EXPECT_EQ(run("SET tlskey tlsvalue"), "OK\n");
+  EXPECT_EQ(run("GET tlskey"), "tlsvalue\n");
+  // The plain port sees the same keyspace.
+  Ctx c = Connect(server.port());
+  EXPECT_EQ(Str(Cmd(c.get(), {"GET", "tlskey"})), "tlsvalue");
+  // A plain-text client on the TLS port fails the handshake; the server lives on.
+  RawConn plain(tls_port);
+  plain.Send("PING\r\n");
+  std::string got;
+  plain.ReadToEof(&got);
+  EXPECT_EQ(got.find("+PONG"), std::string::npos);
+  EXPECT_EQ(Str(Cmd(c.get(), {"PING"})), "PONG");
+}
+
+TEST(ServerIntegrationTest, AdminHttpServesHealthAndMetrics) {
+  int admin = FreePort();
+  ServerProcess server({"--admin-port", std::to_string(admin)});
+  Ctx c = Connect(server.port());
+  Cmd(c.get(), {"SET", "m", "1"});
+  {
+    RawConn http(admin);
+    http.Send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+    std::string got;
+    EXPECT_TRUE(http.ReadToEof(&got));
+    EXPECT_EQ(got.rfind("HTTP/1.0 200 OK\r\n", 0), 0u) << got;
+    EXPECT_EQ(got.substr(got.size() - 3), "OK\n");
+  }
+  {
+    RawConn http(admin);
+    http.Send("GET /metrics HTTP/1.1\r\n\r\n");
+    std::string got;
+    EXPECT_TRUE(http.ReadToEof(&got));
+    EXPECT_NE(got.find("\ndistkv_keys 1\n"), std::string::npos) << got;
+    EXPECT_NE(got.find("# TYPE distkv_commands_processed_total counter"), std::string::npos);
+  }
+  {
+    RawConn http(admin);
+    http.Send("GET /nope HTTP/1.1\r\n\r\n");
+    std::string got;
+    http.ReadToEof(&got);
+    EXPECT_EQ(got.rfind("HTTP/1.0 404", 0), 0u);
+  }
+}
+
+TEST(ServerIntegrationTest, TomlConfigWithAclUsers) {
+  TempDir tmp;
+  {
+    std::ofstream f(tmp.path + "/distkv.toml");
+    f << "requirepass = \"top\"\nmaxclients = 50\nappendfsync = \"everysec\"\n"
+         "[[users]]\nname = \"app\"\npassword = \"app-pw\"\n";
+  }
+  ServerProcess server({"--config", tmp.path + "/distkv.toml"});
+  Ctx c = Connect(server.port());
+  EXPECT_EQ(Str(Cmd(c.get(), {"PING"})), "ERR:NOAUTH Authentication required.");
+  EXPECT_EQ(Str(Cmd(c.get(), {"AUTH", "app", "wrong"})),
+            "ERR:WRONGPASS invalid username-password pair or user is disabled.");
+  EXPECT_EQ(Str(Cmd(c.get(), {"AUTH", "app", "app-pw"})), "OK");
+  Reply r = Cmd(c.get(), {"CONFIG", "GET", "maxclients"});
+  ASSERT_EQ(r->type, REDIS_REPLY_ARRAY);
+  EXPECT_EQ(std::string(r->element[1]->str), "50");
+  r = Cmd(c.get(), {"CONFIG", "GET", "appendfsync"});
+  EXPECT_EQ(std::string(r->element[1]->str), "everysec");
+  EXPECT_EQ(Str(Cmd(c.get(), {"CONFIG", "SET", "appendfsync", "always"})), "OK");
+  EXPECT_EQ(Str(Cmd(c.get(), {"CONFIG", "SET", "port", "1"})),
+            "ERR:ERR CONFIG SET failed (possibly related to argument 'port') - can't set "
+            "immutable config");
 }
 
 }  // namespace
