@@ -81,9 +81,10 @@ class MemoryLogStorage : public LogStorage {
   // applied). REQUIRES: FirstIndex()-1 < index <= LastIndex(). Does not compact.
   Status CreateSnapshot(uint64_t index, const ConfState& cs, std::string data);
 
-  // Discards entries up to and including `compact_index`.
-  // REQUIRES: compact_index <= LastIndex() and <= the snapshot index... it is
-  // the caller's job to have a snapshot covering what it discards.
+  // Discards entries up to and including `compact_index` (kept: its term, as the
+  // new FirstIndex() - 1). InvalidArgument when compact_index is beyond
+  // LastIndex() or beyond the snapshot index (what is discarded must be covered
+  // by a snapshot, or a lagging follower could never catch up).
   Status Compact(uint64_t compact_index);
 
  private:
