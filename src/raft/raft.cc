@@ -2,6 +2,8 @@
 // reads are in raft_replication.cc.
 #include "raft/raft.h"
 
+#include "raft/limits.h"
+
 #include <algorithm>
 #include <string>
 
@@ -287,6 +289,38 @@ Status Raft::Campaign() {
   return Status::OK();
 }
 
+// Structural checks on what a peer sent: a malformed message is the world's
+// doing (a bug elsewhere, a bad decoder) and gets a Status, not an assertion
+// deep inside the log.
+Status Raft::CheckMessageShape(const Message& m) const {
+  if (m.type < MessageType::kMsgApp || m.type > MessageType::kMsgTransferLeader) {
+    return Status::InvalidArgument(
+        "raft step", "unknown message type " + std::to_string(static_cast<int>(m.type)));
+  }
+  if (m.type == MessageType::kMsgApp || m.type == MessageType::kMsgProp) {
+    if (m.entries.size() > kMaxEntriesPerMsg) {
+      return Status::InvalidArgument("raft step", "too many entries in one message");
+    }
+  }
+  if (m.type == MessageType::kMsgApp) {
+    uint64_t prev_term = m.log_term;
+    for (size_t k = 0; k < m.entries.size(); k++) {
+      const Entry& e = m.entries[k];
+      if (e.index != m.index + 1 + k || e.term < prev_term || e.term > m.term) {
+        return Status::InvalidArgument("raft step", "MsgApp from " + std::to_string(m.from) +
+                                                        ": entry " + std::to_string(k) +
+                                                        " out of sequence");
+      }
+      prev_term = e.term;
+    }
+  }
+  if (m.type == MessageType::kMsgSnap &&
+      (m.snapshot.index == 0 || m.snapshot.term == 0 || m.snapshot.term > m.term)) {
+    return Status::InvalidArgument("raft step", "MsgSnap with bad metadata");
+  }
+  return Status::OK();
+}
+
 Status Raft::Step(const Message& m) {
   if (m.to != id_) {
     return Status::InvalidArgument("raft step", "message for node " + std::to_string(m.to) +
@@ -295,6 +329,7 @@ Status Raft::Step(const Message& m) {
   if (m.from == kNoNode || m.from == id_) {
     return Status::InvalidArgument("raft step", "bad sender " + std::to_string(m.from));
   }
+  DKV_RETURN_IF_ERROR(CheckMessageShape(m));
   const bool vote_request = m.type == MessageType::kMsgVote || m.type == MessageType::kMsgPreVote;
   if (m.term == 0) {
     // Forwarded requests carry no term; they go straight to the role. Anything

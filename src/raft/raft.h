@@ -88,6 +88,7 @@ class Raft {
   void TickElection();
   void TickHeartbeat();
   void HandleVoteRequest(const Message& m);
+  Status CheckMessageShape(const Message& m) const;
 
   // Follower side of replication.
   void HandleAppend(const Message& m);

@@ -315,5 +315,22 @@ TEST(RaftPaperTest, MessagesWithoutTermAreRefusedExceptForwardedRequests) {
   EXPECT_TRUE(net.node(1).node->Step(m).IsInvalidArgument());  // not addressed to node 1
 }
 
+// Malformed messages are refused with a Status before they reach the log.
+TEST(RaftPaperTest, MalformedAppendIsRefused) {
+  Network net(3);
+  Message m = Msg(MessageType::kMsgApp, 2, 1, 2);
+  m.index = 3;
+  m.log_term = 1;
+  m.entries = {{2, 5, EntryType::kNormal, "gap"}};  // should be index 4
+  EXPECT_TRUE(net.node(1).node->Step(m).IsInvalidArgument());
+  m.entries = {{3, 4, EntryType::kNormal, "future term"}};  // above the message's term
+  EXPECT_TRUE(net.node(1).node->Step(m).IsInvalidArgument());
+  m.entries = {{2, 4, EntryType::kNormal, "ok"}};
+  EXPECT_TRUE(net.node(1).node->Step(m).ok());
+  EXPECT_EQ(net.node(1).status().last_index, 4u);
+  Message bad_type = Msg(static_cast<MessageType>(99), 2, 1, 2);
+  EXPECT_TRUE(net.node(1).node->Step(bad_type).IsInvalidArgument());
+}
+
 }  // namespace
 }  // namespace dkv::raft
