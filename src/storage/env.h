@@ -40,6 +40,11 @@ class RandomAccessFile {
   // crossed end of file. REQUIRES: scratch has room for n bytes.
   virtual Status Read(uint64_t offset, size_t n, std::string_view* result,
                       char* scratch) const = 0;
+  // True if every successful Read sets *result to point into memory owned by
+  // this file (never into scratch) that stays valid and unchanged until the
+  // file is destroyed, as for a memory-mapped file. A reader may then keep
+  // such a result without copying it, and may pass scratch = nullptr.
+  virtual bool StableResults() const { return false; }
 };
 
 // Append-only writes (WAL, SSTables, manifest).

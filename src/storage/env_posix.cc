@@ -2,20 +2,27 @@
 //
 // Writable files keep a 64 KiB user-space buffer so that a WAL record append
 // is a memcpy, not a write(2); Flush pushes it to the kernel and Sync adds
-// fdatasync. Random-access reads are one pread into the caller's scratch
-// (no intermediate copy). Every error goes through Status::FromErrno with the
-// path in it, so ENOSPC becomes NoSpace naming the file.
+// fdatasync. Random-access files (SSTables) are memory-mapped, up to
+// kMaxMappedRandomAccessFiles at once, so that table reads are in place with
+// no copy (StableResults()); beyond that, and for empty files, a read is one
+// pread into the caller's scratch. Every error goes through
+// Status::FromErrno with the path in it, so ENOSPC becomes NoSpace naming the
+// file.
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <set>
 #include <thread>
 
+#include "common/assert.h"
 #include "common/clock.h"
 #include "common/thread_annotations.h"
 #include "storage/env.h"
@@ -27,6 +34,14 @@ namespace {
 // User-space write buffer per writable file. 64 KiB holds two WAL blocks,
 // and is a size at which write(2) cost per byte is already flat.
 constexpr size_t kWritableBufferBytes = 64 * 1024;
+
+// How many random-access files may be memory-mapped at once; the rest use
+// pread. Each mapping costs address space (a table is a few MiB) and one of
+// the kernel's per-process mappings (vm.max_map_count, 65530 by default), so
+// the count is bounded: 1000 tables of 2 MiB is 2 GiB of address space, which
+// is nothing on 64 bits. On 32 bits there is no address space to spare and
+// nothing is mapped. LevelDB uses the same bound.
+constexpr int kMaxMappedRandomAccessFiles = sizeof(void*) >= 8 ? 1000 : 0;
 
 Status PosixError(const std::string& path, const char* op, int err) {
   // e.g. "NoSpace: write /db/000042.log: No space left on device"
@@ -98,6 +113,70 @@ class PosixRandomAccessFile final : public RandomAccessFile {
  private:
   const std::string path_;
   const int fd_;
+};
+
+// Process-wide count of mapping slots left (Env::Posix() is process-wide).
+class MmapLimiter {
+ public:
+  // True if a slot was taken; the caller must Release it when unmapping.
+  bool Acquire() {
+    int left = left_.load(std::memory_order_relaxed);
+    while (left > 0) {
+      if (left_.compare_exchange_weak(left, left - 1, std::memory_order_acquire,
+                                      std::memory_order_relaxed)) {
+        return true;
+      }
+    }
+    return false;
+  }
+  void Release() {
+    const int before = left_.fetch_add(1, std::memory_order_release);
+    DKV_ASSERT(before < kMaxMappedRandomAccessFiles);
+  }
+
+ private:
+  std::atomic<int> left_{kMaxMappedRandomAccessFiles};
+};
+
+MmapLimiter* Mmaps() {
+  static MmapLimiter* limiter = new MmapLimiter();  // never deleted: outlives all files
+  return limiter;
+}
+
+// A read-only mapping of a whole file, taken at open: reads return pointers
+// into it. The file must not shrink while mapped (a read of a page past the
+// new end would raise SIGBUS); tables are immutable once written, so it does
+// not. Holds one MmapLimiter slot.
+class PosixMmapRandomAccessFile final : public RandomAccessFile {
+ public:
+  // REQUIRES: base maps exactly length > 0 bytes; a slot is held for it.
+  PosixMmapRandomAccessFile(const char* base, size_t length) : base_(base), length_(length) {
+    DKV_ASSERT(base_ != nullptr);
+    DKV_ASSERT(length_ > 0);
+  }
+  ~PosixMmapRandomAccessFile() override {
+    ::munmap(const_cast<char*>(base_), length_);
+    Mmaps()->Release();
+  }
+
+  Status Read(uint64_t offset, size_t n, std::string_view* result,
+              char* /*scratch*/) const override {
+    // As with pread, a read that crosses the end is short, and one that
+    // starts past it is empty.
+    if (offset >= length_) {
+      *result = {};
+      return Status::OK();
+    }
+    const size_t avail = length_ - static_cast<size_t>(offset);
+    *result = std::string_view(base_ + offset, std::min(n, avail));
+    return Status::OK();
+  }
+
+  bool StableResults() const override { return true; }
+
+ private:
+  const char* const base_;
+  const size_t length_;
 };
 
 class PosixWritableFile final : public WritableFile {
@@ -223,7 +302,30 @@ class PosixEnv final : public Env {
   Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& path) override {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return PosixError(path, "open", errno);
-    return std::unique_ptr<RandomAccessFile>(new PosixRandomAccessFile(path, fd));
+    if (!Mmaps()->Acquire()) {
+      return std::unique_ptr<RandomAccessFile>(new PosixRandomAccessFile(path, fd));
+    }
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+      const int err = errno;
+      ::close(fd);
+      Mmaps()->Release();
+      return PosixError(path, "fstat", err);
+    }
+    if (st.st_size == 0) {  // mmap refuses length 0; nothing to read anyway
+      Mmaps()->Release();
+      return std::unique_ptr<RandomAccessFile>(new PosixRandomAccessFile(path, fd));
+    }
+    const size_t length = static_cast<size_t>(st.st_size);
+    void* base = ::mmap(nullptr, length, PROT_READ, MAP_SHARED, fd, 0);
+    const int err = errno;
+    ::close(fd);  // the mapping keeps the file open
+    if (base == MAP_FAILED) {
+      Mmaps()->Release();
+      return PosixError(path, "mmap", err);
+    }
+    return std::unique_ptr<RandomAccessFile>(
+        new PosixMmapRandomAccessFile(static_cast<const char*>(base), length));
   }
 
   Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {

@@ -1,11 +1,13 @@
 #include "storage/table.h"
 
 #include <cstring>
+#include <optional>
 
 #include "common/assert.h"
 #include "common/coding.h"
 #include "storage/block.h"
 #include "storage/cache.h"
+#include "storage/compression.h"
 #include "storage/filter_block.h"
 #include "storage/table_format.h"
 
@@ -15,6 +17,9 @@ struct Table::Rep {
   TableOptions options;
   std::string file_name;
   std::unique_ptr<RandomAccessFile> file;
+  // file->StableResults(): its uncompressed blocks are read in place and
+  // bypass the block cache (see PinBlock).
+  bool stable_file = false;
   uint64_t file_size = 0;
   uint64_t cache_id = 0;
   BlockHandle metaindex_handle;  // for ApproximateOffsetOf past the last key
@@ -23,11 +28,13 @@ struct Table::Rep {
   BlockContents filter_contents;
   std::unique_ptr<FilterBlockReader> filter;  // nullptr: no usable filter
 
-  // A pinned data block: from the cache (handle set) or owned (owned set).
+  // A pinned data block: from the cache (handle set), owned (owned set), or
+  // a view of the file's own bytes (in_place set; no allocation).
   struct PinnedBlock {
     const Block* block = nullptr;
     Cache::Handle* handle = nullptr;
     std::unique_ptr<Block> owned;
+    std::optional<Block> in_place;
   };
 
   Status CheckHandle(const BlockHandle& h, std::string_view what) const {
@@ -58,10 +65,40 @@ struct Table::Rep {
     return CheckHandle(*h, "data");
   }
 
-  // Pins the data block at h, reading it on a cache miss.
+  // For a stable file: true if the block at h is stored uncompressed, judged
+  // by its trailer's type byte (verified later with the block's checksum,
+  // which covers it). REQUIRES: stable_file; CheckHandle(h) is OK.
+  bool StoredRaw(const BlockHandle& h) const {
+    DKV_DASSERT(stable_file);
+    std::string_view type;
+    return file->Read(h.offset() + h.size(), 1, &type, nullptr).ok() && type.size() == 1 &&
+           static_cast<CompressionType>(type[0]) == CompressionType::kNone;
+  }
+
+  // Pins the data block at h: in place when the file's bytes are stable and
+  // the block is uncompressed (like LevelDB's mmapped tables, such blocks
+  // are not cached: a cache entry would only copy what is already in
+  // memory and evict blocks that do need it); otherwise through the block
+  // cache, reading it on a miss. Checksums are verified on every in-place
+  // read when ro.verify_checksums, as on every miss.
   // REQUIRES: CheckHandle(h) is OK; pin is empty.
   Status PinBlock(const ReadOptions& ro, const BlockHandle& h, PinnedBlock* pin) const {
     DKV_DASSERT(pin->block == nullptr);
+    if (stable_file && StoredRaw(h)) {
+      BlockContents contents;
+      DKV_RETURN_IF_ERROR(ReadBlock(file.get(), file_name, ro.verify_checksums, h, &contents));
+      if (contents.borrowed) {
+        pin->in_place.emplace(std::move(contents));
+        if (!pin->in_place->well_formed()) {
+          pin->in_place.reset();
+          return BlockCorruption(file_name, "malformed block restart array", h.offset());
+        }
+        pin->block = &*pin->in_place;
+        return Status::OK();
+      }
+      // The type byte read differently the second time (the file changed
+      // under us); the general path below copes with whatever it is now.
+    }
     Cache* cache = options.block_cache.get();
     if (cache == nullptr) {
       DKV_RETURN_IF_ERROR(ReadWholeBlock(h, ro.verify_checksums, &pin->owned));
@@ -99,6 +136,7 @@ struct Table::Rep {
       pin->handle = nullptr;
     }
     pin->owned.reset();
+    pin->in_place.reset();
     pin->block = nullptr;
   }
 
@@ -263,6 +301,7 @@ Result<std::unique_ptr<Table>> Table::Open(const TableOptions& options,
   rep->options = options;
   rep->file_name = std::move(file_name);
   rep->file = std::move(file);
+  rep->stable_file = rep->file->StableResults();
   rep->file_size = file_size;
   rep->metaindex_handle = footer.metaindex_handle();
   rep->index_offset = footer.index_handle().offset();

@@ -1,5 +1,6 @@
 # SSTables: block format, bloom filters, block cache, table builder and reader.
-# Owned by the table engineer. Tests use in-memory files, not the Env.
+# Owned by the table engineer. Tests use in-memory files, except one that
+# reads a table mapped by Env::Posix() in a temporary directory.
 add_library(dkv_storage_table STATIC
   block.cc
   block_builder.cc

@@ -1,7 +1,9 @@
 // Table: a reader for one SSTable written by TableBuilder.
 //
 // Open reads and checks the footer, index block and filter block; data blocks
-// are read on demand through the block cache. Every block's checksum is
+// are read on demand through the block cache, except that when the file's
+// reads are stable (RandomAccessFile::StableResults, e.g. mmapped) its
+// uncompressed blocks are used in place, uncached. Every block's checksum is
 // verified when read (if ReadOptions::verify_checksums), and a mismatch is a
 // Corruption naming the file and offset. Immutable after Open; safe for
 // concurrent readers.

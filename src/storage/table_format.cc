@@ -65,16 +65,18 @@ Status ReadBlock(const RandomAccessFile* file, std::string_view file_name, bool 
     return BlockCorruption(file_name, "block handle size too large", handle.offset());
   }
   const size_t n = static_cast<size_t>(handle.size());
-  // Not value-initialised: every byte is overwritten by the read.
-  std::unique_ptr<char[]> buf(new char[n + kBlockTrailerSize]);
+  // A file with stable results is read in place: no buffer at all.
+  // Otherwise not value-initialised: every byte is overwritten by the read.
+  const bool in_place = file->StableResults();
+  std::unique_ptr<char[]> buf(in_place ? nullptr : new char[n + kBlockTrailerSize]);
   std::string_view got;
   Status s = file->Read(handle.offset(), n + kBlockTrailerSize, &got, buf.get());
   if (!s.ok()) return s.WithContext(file_name);
   if (got.size() != n + kBlockTrailerSize) {
     return BlockCorruption(file_name, "truncated block read", handle.offset());
   }
-  if (got.data() != buf.get()) std::memcpy(buf.get(), got.data(), got.size());
-  const char* data = buf.get();
+  if (!in_place && got.data() != buf.get()) std::memcpy(buf.get(), got.data(), got.size());
+  const char* data = in_place ? got.data() : buf.get();
   const char type_byte = data[n];
   if (verify_checksum) {
     const uint32_t stored = DecodeFixed32(data + n + 1);
@@ -88,6 +90,7 @@ Status ReadBlock(const RandomAccessFile* file, std::string_view file_name, bool 
     case CompressionType::kNone:
       result->data = std::string_view(data, n);
       result->heap = std::move(buf);
+      result->borrowed = in_place;
       return Status::OK();
     case CompressionType::kZstd:
     case CompressionType::kLz4: {
@@ -100,6 +103,7 @@ Status ReadBlock(const RandomAccessFile* file, std::string_view file_name, bool 
       }
       result->data = std::string_view(out.get(), out_size);
       result->heap = std::move(out);
+      result->borrowed = false;
       return Status::OK();
     }
   }

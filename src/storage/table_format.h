@@ -96,16 +96,24 @@ class Footer {
   BlockHandle index_handle_;
 };
 
-// The uncompressed bytes of one block, owned.
+// The uncompressed bytes of one block: owned (heap holds data), or borrowed
+// from a file with RandomAccessFile::StableResults() (heap is null, data
+// points into the file's memory and is valid while the file lives).
 struct BlockContents {
-  std::unique_ptr<char[]> heap;  // owns data
+  std::unique_ptr<char[]> heap;  // owns data unless borrowed
   std::string_view data;
+  // True if data is the file's own bytes, read in place: re-reading such a
+  // block costs no I/O and no copy, so it is not worth a block cache entry.
+  bool borrowed = false;
 };
 
 // Reads the block at handle from file, checks its trailer checksum when
-// verify_checksum, and decompresses it. Corruption naming file_name and the
-// block offset on a short read, checksum mismatch, unknown compression type or
-// failed decompression; the file's own error on an I/O failure.
+// verify_checksum, and decompresses it. If file->StableResults(), an
+// uncompressed block is returned borrowed (no allocation, no copy) and a
+// compressed one is decompressed straight from the file's memory. Corruption
+// naming file_name and the block offset on a short read, checksum mismatch,
+// unknown compression type or failed decompression; the file's own error on
+// an I/O failure.
 Status ReadBlock(const RandomAccessFile* file, std::string_view file_name, bool verify_checksum,
                  const BlockHandle& handle, BlockContents* result);
 

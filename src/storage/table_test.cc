@@ -1,11 +1,14 @@
 // Tests for TableBuilder and Table: round trips under every compression type,
 // a randomized comparison against std::map, point lookups through the filter
-// and the block cache, and corruption of each part of the file.
+// and the block cache, in-place reads from files with stable results (as
+// mmapped ones), and corruption of each part of the file.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <new>
 #include <string>
@@ -77,6 +80,27 @@ class StringSource final : public RandomAccessFile {
   std::atomic<int>* reads_;
 };
 
+// A RandomAccessFile over a string whose reads point into the string itself
+// and never touch scratch, as an mmapped file's do (StableResults).
+class StableStringSource final : public RandomAccessFile {
+ public:
+  StableStringSource(std::string contents, std::atomic<int>* reads)
+      : contents_(std::move(contents)), reads_(reads) {}
+  Status Read(uint64_t offset, size_t n, std::string_view* result,
+              char* /*scratch*/) const override {
+    if (reads_ != nullptr) (*reads_)++;
+    if (offset > contents_.size()) return Status::IOError("stable string source", "read past end");
+    n = std::min(n, contents_.size() - static_cast<size_t>(offset));
+    *result = std::string_view(contents_.data() + offset, n);
+    return Status::OK();
+  }
+  bool StableResults() const override { return true; }
+
+ private:
+  const std::string contents_;
+  std::atomic<int>* reads_;
+};
+
 std::string Key(int i) {
   char buf[32];
   snprintf(buf, sizeof(buf), "k%08d", i);
@@ -102,6 +126,12 @@ std::string Build(const TableOptions& options, const std::map<std::string, std::
 Result<std::unique_ptr<Table>> OpenTable(const TableOptions& options, const std::string& data,
                                          std::atomic<int>* reads = nullptr) {
   return Table::Open(options, std::make_unique<StringSource>(data, reads), data.size(),
+                     "000042.sst");
+}
+
+Result<std::unique_ptr<Table>> OpenStableTable(const TableOptions& options, const std::string& data,
+                                               std::atomic<int>* reads = nullptr) {
+  return Table::Open(options, std::make_unique<StableStringSource>(data, reads), data.size(),
                      "000042.sst");
 }
 
@@ -383,6 +413,65 @@ TEST(TableTest, CachedPointLookupDoesNotAllocate) {
   EXPECT_EQ(hits, 2 * keys.size());
 }
 
+TEST(TableTest, StableFileReadsInPlaceAndCachesOnlyCompressedBlocks) {
+  auto kvs = MakeKvs(3000);
+  for (CompressionType c : kAllCompressions) {
+    SCOPED_TRACE(static_cast<int>(c));
+    TableOptions options;
+    options.compression = c;
+    options.block_cache = NewLRUCache(8 << 20);
+    std::string data = Build(options, kvs);
+    auto t = OpenStableTable(options, data);
+    ASSERT_TRUE(t.ok()) << t.status().ToString();
+    for (const auto& [k, v] : kvs) {
+      bool hit;
+      std::string got;
+      ASSERT_TRUE(Get(**t, k, &got, &hit).ok());
+      ASSERT_TRUE(hit) << k;
+      ASSERT_EQ(got, v);
+    }
+    auto it = (*t)->NewIterator(ReadOptions());
+    auto m = kvs.begin();
+    for (it->SeekToFirst(); it->Valid(); it->Next(), ++m) {
+      ASSERT_NE(m, kvs.end());
+      ASSERT_EQ(it->key(), m->first);
+      ASSERT_EQ(it->value(), m->second);
+    }
+    EXPECT_EQ(m, kvs.end());
+    EXPECT_TRUE(it->status().ok());
+    auto r = kvs.rbegin();
+    for (it->SeekToLast(); it->Valid(); it->Prev(), ++r) {
+      ASSERT_NE(r, kvs.rend());
+      ASSERT_EQ(it->key(), r->first);
+    }
+    EXPECT_EQ(r, kvs.rend());
+    if (c == CompressionType::kNone) {
+      EXPECT_EQ(options.block_cache->TotalCharge(), 0u);  // the file's bytes are the block
+    } else {
+      EXPECT_GT(options.block_cache->TotalCharge(), 0u);  // decompressed copies are cached
+    }
+  }
+}
+
+TEST(TableTest, InPlacePointLookupDoesNotAllocateEvenOnFirstRead) {
+  TableOptions options;
+  options.block_cache = NewLRUCache(8 << 20);
+  auto kvs = MakeKvs(2000);
+  auto t = OpenStableTable(options, Build(options, kvs));
+  ASSERT_TRUE(t.ok());
+  size_t hits = 0;
+  auto found = [](void* arg, std::string_view, std::string_view) { ++*static_cast<size_t*>(arg); };
+  g_allocations = 0;
+  g_count_allocations = true;
+  for (const auto& [k, v] : kvs) {
+    Status s = (*t)->InternalGet(ReadOptions(), k, &hits, found);
+    if (!s.ok()) break;
+  }
+  g_count_allocations = false;
+  EXPECT_EQ(g_allocations.load(), 0);
+  EXPECT_EQ(hits, kvs.size());
+}
+
 TEST(TableTest, InternalKeysWithInternalFilter) {
   InternalKeyComparator icmp(BytewiseComparator());
   auto user_filter = NewBloomFilterPolicy(10);
@@ -504,6 +593,28 @@ TEST_F(TableCorruptionTest, FlippedDataBlockByteIsCorruptionOnReadAndScan) {
   EXPECT_TRUE(it->status().IsCorruption());
 }
 
+TEST_F(TableCorruptionTest, FlippedDataBlockByteIsCorruptionWhenReadInPlace) {
+  std::string d = Flipped(10);  // inside the first data block
+  auto t = OpenStableTable(options_, d);
+  ASSERT_TRUE(t.ok());
+  Status s = ReadAll(**t);
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_NE(s.ToString().find("000042.sst: block checksum mismatch at 0"), std::string::npos)
+      << s.ToString();
+  auto it = (*t)->NewIterator(ReadOptions());
+  it->SeekToFirst();
+  EXPECT_FALSE(it->Valid());
+  EXPECT_TRUE(it->status().IsCorruption());
+  // Without verification the damage is not looked for, and the read does
+  // not fail on the checksum (what it returns from damaged bytes is moot).
+  ReadOptions no_verify;
+  no_verify.verify_checksums = false;
+  bool hit;
+  std::string v;
+  s = Get(**t, Key(2), &v, &hit, no_verify);
+  EXPECT_EQ(s.ToString().find("checksum"), std::string::npos) << s.ToString();
+}
+
 TEST_F(TableCorruptionTest, FlippedIndexBlockByteFailsOpen) {
   auto t = OpenTable(options_, Flipped(layout_.footer.index_handle().offset() + 3));
   ASSERT_FALSE(t.ok());
@@ -561,6 +672,102 @@ TEST_F(TableCorruptionTest, EveryFlippedByteGivesCorruptionOrTheRightAnswer) {
       EXPECT_TRUE(s.IsCorruption()) << s.ToString();
     }
   }
+}
+
+TEST_F(TableCorruptionTest, EveryFlippedByteGivesCorruptionOrTheRightAnswerInPlace) {
+  for (uint64_t off = 0; off < data_.size(); off += 97) {
+    SCOPED_TRACE("offset " + std::to_string(off));
+    auto t = OpenStableTable(options_, Flipped(off));
+    if (!t.ok()) {
+      EXPECT_TRUE(t.status().IsCorruption()) << t.status().ToString();
+      continue;
+    }
+    Status s = ReadAll(**t);
+    if (!s.ok()) {
+      EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+    }
+  }
+}
+
+// Through the real Env: Env::Posix() maps table files, so these reads are in
+// place, and damage in a block is still found by its checksum.
+class MmapTableTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/dkv_table_test_XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  Result<std::unique_ptr<Table>> WriteAndOpen(const TableOptions& options, const std::string& data,
+                                              const std::string& name) {
+    const std::string path = dir_ + "/" + name;
+    DKV_RETURN_IF_ERROR(WriteStringToFile(Env::Posix(), data, path, false));
+    DKV_ASSIGN_OR_RETURN(std::unique_ptr<RandomAccessFile> file,
+                         Env::Posix()->NewRandomAccessFile(path));
+    EXPECT_TRUE(file->StableResults());  // mapped: far below the mapping limit
+    return Table::Open(options, std::move(file), data.size(), name);
+  }
+
+  std::string dir_;
+};
+
+TEST_F(MmapTableTest, MappedTableReadsCorrectlyAndDamagedBlockIsCorruption) {
+  TableOptions options;
+  options.block_cache = NewLRUCache(8 << 20);
+  auto filter = NewBloomFilterPolicy(10);
+  options.filter_policy = filter.get();
+  auto kvs = MakeKvs(5000);
+  const std::string data = Build(options, kvs);
+  auto t = WriteAndOpen(options, data, "000007.sst");
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  for (const auto& [k, v] : kvs) {
+    bool hit;
+    std::string got;
+    ASSERT_TRUE(Get(**t, k, &got, &hit).ok());
+    ASSERT_TRUE(hit) << k;
+    ASSERT_EQ(got, v);
+    ASSERT_TRUE(Get(**t, k + "x", &got, &hit).ok());  // absent: between two keys
+    ASSERT_FALSE(hit);
+  }
+  auto it = (*t)->NewIterator(ReadOptions());
+  size_t n = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) n++;
+  EXPECT_TRUE(it->status().ok());
+  EXPECT_EQ(n, kvs.size());
+  EXPECT_EQ(options.block_cache->TotalCharge(), 0u);
+
+  // A damaged copy (the first file stays mapped and intact).
+  std::string bad = data;
+  const uint64_t damaged_block = ReadLayout(data).footer.index_handle().offset() / 2;
+  bad[damaged_block] = static_cast<char>(bad[damaged_block] ^ 0x01);
+  auto tb = WriteAndOpen(options, bad, "000008.sst");
+  ASSERT_TRUE(tb.ok()) << tb.status().ToString();
+  Status first_error;
+  for (const auto& [k, v] : kvs) {
+    bool hit;
+    std::string got;
+    Status s = Get(**tb, k, &got, &hit);
+    if (!s.ok()) {
+      first_error = s;
+      break;
+    }
+    ASSERT_TRUE(hit);
+    ASSERT_EQ(got, v);
+  }
+  EXPECT_TRUE(first_error.IsCorruption()) << first_error.ToString();
+  EXPECT_NE(first_error.ToString().find("000008.sst: block checksum mismatch"), std::string::npos)
+      << first_error.ToString();
+  auto bit = (*tb)->NewIterator(ReadOptions());
+  for (bit->SeekToFirst(); bit->Valid(); bit->Next()) {
+  }
+  EXPECT_TRUE(bit->status().IsCorruption()) << bit->status().ToString();
+  // The intact table is unaffected.
+  bool hit;
+  std::string got;
+  ASSERT_TRUE(Get(**t, Key(0), &got, &hit).ok());
+  EXPECT_TRUE(hit);
 }
 
 TEST(CompressionTest, HugeSizeFieldIsRefusedBeforeAllocating) {
