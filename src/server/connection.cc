@@ -96,6 +96,12 @@ void Connection::AfterProcess(bool more) {
     Close();
     return;
   }
+  if (output_bytes() > kOutputPauseBytes) {
+    // Back-pressure: stop reading (and running) this client's commands until
+    // it has read most of its replies; the write completion resumes us.
+    paused_ = true;
+    return;
+  }
   if (more) {
     // Let other clients run before the rest of this pipeline.
     auto self = shared_from_this();
@@ -180,6 +186,10 @@ void Connection::Write() {
       self->writing_.shrink_to_fit();
     }
     self->FlushOutput();
+    if (self->paused_ && !self->closed_ && self->output_bytes() <= kOutputPauseBytes / 2) {
+      self->paused_ = false;
+      self->AfterProcess(self->Process());
+    }
   };
   if (tls_) {
     asio::async_write(*tls_, asio::buffer(writing_), std::move(on_write));

@@ -65,6 +65,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string out_;      // replies ready to write
   std::string writing_;  // the buffer of the write in flight
   bool reading_ = false;
+  bool paused_ = false;  // output over kOutputPauseBytes: not reading
   bool closed_ = false;
   bool input_closed_ = false;  // protocol error or QUIT: read no more
 };

@@ -33,6 +33,9 @@ inline constexpr int kMaxCommandsPerRound = 1000;
 // Default cap on a client's pending output (Redis's normal-client hard limit
 // is unlimited; we bound memory: a client that stops reading is closed).
 inline constexpr size_t kDefaultClientOutputBufferLimit = 256u << 20;
+// Unsent reply bytes at which a client's input is paused until it reads
+// most of them (back-pressure before the hard output limit closes it).
+inline constexpr size_t kOutputPauseBytes = 4u << 20;
 // Default maximum connected clients (Redis's maxclients).
 inline constexpr int kDefaultMaxClients = 10000;
 // Keys the active expiry cycle deletes per run, so one cycle never stalls the

@@ -125,6 +125,21 @@ TEST(ServerIntegrationTest, DeepPipelineIsFullyServed) {
   EXPECT_EQ(conn.ReadN(want.size()), want);
 }
 
+// A client that sends a deep pipeline of large replies before reading any
+// is paused, not dropped, and gets every reply.
+TEST(ServerIntegrationTest, SlowReaderOfLargeRepliesGetsThemAll) {
+  ServerProcess server;
+  RawConn conn(server.port());
+  std::string big(100000, 'b');
+  ASSERT_EQ(conn.Call({"SET", "big", big}, 5), "+OK\r\n");
+  std::string one = "*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n";
+  std::string req;
+  for (int i = 0; i < 300; i++) req += one;  // 30 MB of replies
+  ASSERT_TRUE(conn.Send(req));
+  std::string reply = "$100000\r\n" + big + "\r\n";
+  for (int i = 0; i < 300; i++) ASSERT_EQ(conn.ReadN(reply.size()), reply) << i;
+}
+
 TEST(ServerIntegrationTest, InlineCommandsWork) {
   ServerProcess server;
   RawConn conn(server.port());
