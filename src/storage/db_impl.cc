@@ -231,8 +231,10 @@ Status DBImpl::RecoverLogFile(uint64_t log_number, VersionEdit* edit,
       reporter.Corruption(record.size(), Status::Corruption(where, what + bs.message()));
       continue;
     }
-    SequenceNumber last = batch.Sequence() + batch.Count() - (batch.Count() > 0 ? 1 : 0);
-    if (last > *max_sequence) *max_sequence = last;
+    if (batch.Count() > 0) {  // an empty batch (SyncWal) uses no sequence number
+      SequenceNumber last = batch.Sequence() + batch.Count() - 1;
+      if (last > *max_sequence) *max_sequence = last;
+    }
     if (mem->ApproximateMemoryUsage() > options_.write_buffer_size) {
       s = WriteLevel0Table(mem, edit, nullptr);
       mem->Unref();
