@@ -267,12 +267,23 @@ void Dispatcher::Exec(ClientState* client, ReplyBuilder* reply) {
     return;
   }
   // Commands run back to back on the event loop: nothing else interleaves.
-  reply->ArrayHeader(static_cast<int64_t>(queued.size()));
+  // Their writes reach the engine as one batch, so a crash keeps all or none;
+  // replies are built aside and replaced by the error if that write fails.
+  std::string replies;
+  ReplyBuilder inner(&replies, reply->protocol());
+  inner.ArrayHeader(static_cast<int64_t>(queued.size()));
+  keyspace_->BeginBatch();
   for (const auto& argv : queued) {
     const CommandSpec* spec = FindCommand(argv[0]);
     DKV_ASSERT(spec != nullptr);  // checked when queued
-    Call(spec, client, argv, reply);
+    Call(spec, client, argv, &inner);
   }
+  Status s = keyspace_->CommitBatch();
+  if (!s.ok()) {
+    reply->Error("ERR " + s.ToString());
+    return;
+  }
+  reply->out()->append(replies);
 }
 
 namespace cmd {

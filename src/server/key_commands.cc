@@ -92,12 +92,14 @@ void RenameGeneric(CommandContext& ctx, bool nx) {
     if (!d.ok()) return ctx.ReplyStatus(d.status());
     if (d.value()) return ctx.reply->Integer(0);
   }
-  // NB: two engine writes, not one batch: a crash between them can leave
-  // both keys. TODO(server): one atomic batch through the Keyspace.
-  if (!Store(ctx, ctx.arg(2), v)) return;
+  // One atomic engine write: a crash never leaves both keys or neither.
+  ctx.keyspace->BeginBatch();
+  Status s = ctx.keyspace->Set(ctx.arg(2), v);
   bool existed = false;
-  Status s = ctx.keyspace->Delete(ctx.arg(1), &existed);
+  if (s.ok()) s = ctx.keyspace->Delete(ctx.arg(1), &existed);
+  Status c = ctx.keyspace->CommitBatch();
   if (!s.ok()) return ctx.ReplyStatus(s);
+  if (!c.ok()) return ctx.ReplyStatus(c);
   if (nx) return ctx.reply->Integer(1);
   ctx.reply->Ok();
 }

@@ -29,6 +29,48 @@ Status DecodeStoredValue(std::string_view bytes, StoredValue* v) {
   return Status::OK();
 }
 
+Status Keyspace::EngineGet(const std::string& engine_key, std::string* value) {
+  if (batch_depth_ > 0) {
+    auto it = overlay_.find(engine_key);
+    if (it != overlay_.end()) {
+      if (!it->second) return Status::NotFound("keyspace batch", "deleted");
+      *value = *it->second;
+      return Status::OK();
+    }
+  }
+  return engine_->Get(engine_key, value);
+}
+
+Status Keyspace::EngineApply(const std::vector<KvWrite>& writes) {
+  if (batch_depth_ == 0) return engine_->Apply(writes);
+  for (const KvWrite& w : writes) {
+    if (w.is_delete) {
+      overlay_[w.key] = std::nullopt;
+    } else {
+      overlay_[w.key] = w.value;
+    }
+    pending_.push_back(w);
+  }
+  return Status::OK();
+}
+
+void Keyspace::BeginBatch() { batch_depth_++; }
+
+Status Keyspace::CommitBatch() {
+  DKV_ASSERT(batch_depth_ > 0);
+  batch_depth_--;
+  if (batch_depth_ > 0) return Status::OK();
+  return FlushBatch();
+}
+
+Status Keyspace::FlushBatch() {
+  if (pending_.empty()) return Status::OK();
+  std::vector<KvWrite> writes;
+  writes.swap(pending_);
+  overlay_.clear();
+  return engine_->Apply(writes);
+}
+
 std::string Keyspace::EngineKey(std::string_view key) {
   std::string k;
   k.reserve(key.size() + 1);
@@ -85,7 +127,7 @@ Status Keyspace::DeleteExpired(const std::string& key) {
   std::vector<KvWrite> w(1);
   w[0].key = EngineKey(key);
   w[0].is_delete = true;
-  DKV_RETURN_IF_ERROR(engine_->Apply(w));
+  DKV_RETURN_IF_ERROR(EngineApply(w));
   IndexExpiry(key, 0);
   key_count_--;
   expired_keys_++;
@@ -95,7 +137,7 @@ Status Keyspace::DeleteExpired(const std::string& key) {
 
 Result<std::optional<StoredValue>> Keyspace::Lookup(std::string_view key) {
   std::string raw;
-  Status s = engine_->Get(EngineKey(key), &raw);
+  Status s = EngineGet(EngineKey(key), &raw);
   if (s.IsNotFound()) {
     misses_++;
     return std::optional<StoredValue>();
@@ -116,12 +158,12 @@ Status Keyspace::Set(std::string_view key, const StoredValue& value) {
   std::string ek = EngineKey(key);
   // The key count needs to know whether the key is new.
   std::string old;
-  Status g = engine_->Get(ek, &old);
+  Status g = EngineGet(ek, &old);
   if (!g.ok() && !g.IsNotFound()) return g;
   std::vector<KvWrite> w(1);
   w[0].key = std::move(ek);
   w[0].value = EncodeStoredValue(value);
-  DKV_RETURN_IF_ERROR(engine_->Apply(w));
+  DKV_RETURN_IF_ERROR(EngineApply(w));
   if (g.IsNotFound()) key_count_++;
   IndexExpiry(std::string(key), value.expire_at_ms);
   Changed(key);
@@ -137,13 +179,13 @@ Status Keyspace::SetMany(const std::vector<std::pair<std::string, StoredValue>>&
     KvWrite kw;
     kw.key = EngineKey(k);
     std::string old;
-    Status g = engine_->Get(kw.key, &old);
+    Status g = EngineGet(kw.key, &old);
     if (!g.ok() && !g.IsNotFound()) return g;
     if (g.IsNotFound() && seen.emplace(k, true).second) added++;
     kw.value = EncodeStoredValue(v);
     w.push_back(std::move(kw));
   }
-  DKV_RETURN_IF_ERROR(engine_->Apply(w));
+  DKV_RETURN_IF_ERROR(EngineApply(w));
   key_count_ += added;
   for (const auto& [k, v] : kvs) {
     IndexExpiry(k, v.expire_at_ms);
@@ -159,7 +201,7 @@ Status Keyspace::Delete(std::string_view key, bool* existed) {
   std::vector<KvWrite> w(1);
   w[0].key = EngineKey(key);
   w[0].is_delete = true;
-  DKV_RETURN_IF_ERROR(engine_->Apply(w));
+  DKV_RETURN_IF_ERROR(EngineApply(w));
   IndexExpiry(std::string(key), 0);
   key_count_--;
   Changed(key);
@@ -172,6 +214,7 @@ Status Keyspace::Clear(int64_t* count) {
   std::string start(1, kKeyPrefix);
   while (true) {
     std::vector<std::pair<std::string, std::string>> batch;
+    DKV_RETURN_IF_ERROR(FlushBatch());
     DKV_RETURN_IF_ERROR(engine_->Scan(start, limit, kFlushBatchKeys, &batch));
     if (batch.empty()) break;
     std::vector<KvWrite> w(batch.size());
@@ -179,7 +222,7 @@ Status Keyspace::Clear(int64_t* count) {
       w[i].key = batch[i].first;
       w[i].is_delete = true;
     }
-    DKV_RETURN_IF_ERROR(engine_->Apply(w));
+    DKV_RETURN_IF_ERROR(EngineApply(w));
     for (auto& kv : batch) Changed(std::string_view(kv.first).substr(1));
     *count += static_cast<int64_t>(batch.size());
     start = batch.back().first;
@@ -195,6 +238,7 @@ Status Keyspace::ScanKeys(std::string_view start, size_t count, std::vector<std:
                           std::string* next) {
   const std::string limit(1, static_cast<char>(kKeyPrefix + 1));
   std::vector<std::pair<std::string, std::string>> batch;
+  DKV_RETURN_IF_ERROR(FlushBatch());
   DKV_RETURN_IF_ERROR(engine_->Scan(EngineKey(start), limit, count, &batch));
   int64_t now = NowMs();
   for (auto& [k, v] : batch) {

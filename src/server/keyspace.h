@@ -67,6 +67,14 @@ class Keyspace {
   // Deletes every key. Returns how many were deleted via *count.
   Status Clear(int64_t* count);
 
+  // Batches: between BeginBatch and CommitBatch every write is held and then
+  // applied as one atomic engine write (EXEC, RENAME), while reads in between
+  // see the held writes. Nestable; the outermost CommitBatch applies. NB: a
+  // scan (ScanKeys, Clear) inside a batch first applies what is held, so a
+  // transaction that scans is atomic only from that point on.
+  void BeginBatch();
+  Status CommitBatch();
+
   // Up to `count` live keys >= start in key order; *next is the key to resume
   // from, empty when the scan is complete.
   Status ScanKeys(std::string_view start, size_t count, std::vector<std::string>* keys,
@@ -100,6 +108,9 @@ class Keyspace {
   void IndexExpiry(const std::string& key, int64_t expire_at_ms);
   void Changed(std::string_view key);
   Status DeleteExpired(const std::string& key);
+  Status EngineGet(const std::string& engine_key, std::string* value);
+  Status EngineApply(const std::vector<KvWrite>& writes);
+  Status FlushBatch();
 
   KvEngine* engine_;
   Clock* clock_;
@@ -112,6 +123,9 @@ class Keyspace {
   int64_t misses_ = 0;
   std::function<void(std::string_view)> on_change_;
   std::map<uint64_t, std::string> scan_cursors_;
+  int batch_depth_ = 0;
+  std::vector<KvWrite> pending_;
+  std::map<std::string, std::optional<std::string>> overlay_;  // engine key -> value or deleted
   uint64_t next_scan_cursor_ = 1;
 };
 

@@ -115,3 +115,62 @@ TEST(KeyspaceTest, ScanKeysPagesThroughEverything) {
 
 }  // namespace
 }  // namespace dkv::server
+
+namespace dkv::server {
+namespace {
+
+// An engine that counts Apply calls, to see batches reach it as one write.
+class CountingEngine final : public KvEngine {
+ public:
+  Status Get(std::string_view key, std::string* value) override { return mem.Get(key, value); }
+  Status Apply(const std::vector<KvWrite>& writes) override {
+    applies++;
+    return mem.Apply(writes);
+  }
+  Status Sync() override { return Status::OK(); }
+  Status Scan(std::string_view start, std::string_view limit, size_t max,
+              std::vector<std::pair<std::string, std::string>>* out) override {
+    return mem.Scan(start, limit, max, out);
+  }
+  MemEngine mem;
+  int applies = 0;
+};
+
+TEST(KeyspaceTest, BatchIsOneEngineWriteAndReadsSeeItsWrites) {
+  CountingEngine engine;
+  FakeClock clock;
+  Keyspace ks(&engine, &clock);
+  ks.BeginBatch();
+  StoredValue v;
+  v.payload = "1";
+  ASSERT_TRUE(ks.Set("a", v).ok());
+  ASSERT_TRUE(ks.Set("b", v).ok());
+  bool existed = false;
+  ASSERT_TRUE(ks.Delete("a", &existed).ok());
+  EXPECT_TRUE(existed);
+  EXPECT_FALSE(ks.Lookup("a").value().has_value());
+  EXPECT_TRUE(ks.Lookup("b").value().has_value());
+  EXPECT_EQ(engine.applies, 0);
+  std::string raw;
+  EXPECT_TRUE(engine.mem.Get("kb", &raw).IsNotFound());
+  ASSERT_TRUE(ks.CommitBatch().ok());
+  EXPECT_EQ(engine.applies, 1);
+  EXPECT_TRUE(engine.mem.Get("kb", &raw).ok());
+  EXPECT_TRUE(engine.mem.Get("ka", &raw).IsNotFound());
+  EXPECT_EQ(ks.Size(), 1);
+}
+
+TEST(KeyspaceTest, ExecAndRenameWriteOneBatch) {
+  Harness h;  // MemEngine: count through the harness's engine contents instead
+  h.Run({"set", "x", "1"});
+  h.Run({"multi"});
+  h.Run({"incr", "x"});
+  h.Run({"incr", "x"});
+  h.Run({"rename", "x", "y"});
+  h.Run({"get", "y"});
+  EXPECT_EQ(h.Run({"exec"}), "*4\r\n:2\r\n:3\r\n+OK\r\n$1\r\n3\r\n");
+  EXPECT_EQ(h.Run({"get", "x"}), "$-1\r\n");
+}
+
+}  // namespace
+}  // namespace dkv::server
