@@ -52,7 +52,7 @@ void DBImpl::WakeBackground() { bg_work_cv_.SignalAll(); }
 bool DBImpl::HasBackgroundWork() const {
   if (!bg_error_.ok()) return false;
   if (imm_ != nullptr || manual_compaction_ != nullptr) return true;
-  if (prepared_log_.file == nullptr && !prepare_log_failed_) return true;
+  if (want_prepared_log_ && prepared_log_.file == nullptr && !prepare_log_failed_) return true;
   return versions_->NeedsCompaction();
 }
 
@@ -81,7 +81,7 @@ void DBImpl::BackgroundWork() {
     if (!s.ok()) RecordBackgroundError(s);
     return;
   }
-  if (prepared_log_.file == nullptr && !prepare_log_failed_) {
+  if (want_prepared_log_ && prepared_log_.file == nullptr && !prepare_log_failed_) {
     PrepareNextLog();
     return;
   }
@@ -290,6 +290,7 @@ void DBImpl::PrepareNextLog() {
     recyclable_logs_.push_back(number);
   } else if (s.ok()) {
     prepared_log_ = std::move(made);
+    want_prepared_log_ = false;
   } else {
     pending_outputs_.erase(number);
     // Not fatal: the next switch creates a plain log (and reports its own

@@ -423,6 +423,11 @@ Status DBImpl::WriteImpl(const WriteOptions& options, const WriteBatch* batch) {
     if (status.ok()) log_dirty_ = !sync;
     if (status.ok()) status = WriteBatchInternal::InsertInto(*group, mem);
     mu_.Lock();
+    if (status.ok() && !want_prepared_log_ && prepared_log_.file == nullptr &&
+        log_->size() * 2 > log_capacity_) {
+      want_prepared_log_ = true;
+      WakeBackground();
+    }
     if (!status.ok()) {
       // The log's tail is unknown now (the WAL writer is poisoned); refuse
       // further writes rather than risk acknowledging lost ones.

@@ -154,6 +154,9 @@ class DBImpl final : public DB {
   PreparedLog prepared_log_ GUARDED_BY(mu_);
   std::vector<uint64_t> recyclable_logs_ GUARDED_BY(mu_);
   bool prepare_log_failed_ GUARDED_BY(mu_) = false;  // retried after the next switch
+  // The current log is half used (or appends): prepare the next one. Not
+  // earlier, so zero-filling does not compete with a fresh DB's first syncs.
+  bool want_prepared_log_ GUARDED_BY(mu_) = false;
   // A compaction is between picking its inputs and installing its outputs;
   // a flush then goes to level 0 (a deeper level could overlap the outputs).
   bool compaction_running_ GUARDED_BY(mu_) = false;
