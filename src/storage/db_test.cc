@@ -184,6 +184,21 @@ TEST_F(DBTest, CompactionKeepsVersionForEachSnapshotAndDropsTheRest) {
   EXPECT_EQ(TotalFiles(), 0);
 }
 
+TEST_F(DBTest, CompactionDropsOverwrittenVersionsNoSnapshotNeeds) {
+  options_.write_buffer_size = 16 << 10;
+  Open();
+  for (int i = 0; i < 2000; i++) ASSERT_TRUE(Put("k", std::string(100, 'a' + i % 26)).ok());
+  ASSERT_TRUE(db_->CompactRange(nullptr, nullptr).ok());
+  EXPECT_EQ(TotalFiles(), 1);
+  std::string tables;
+  ASSERT_TRUE(db_->GetProperty("dkv.sstables", &tables));
+  // One entry left: the table is a few hundred bytes, not 2000 values.
+  size_t at = tables.find(".sst ");
+  ASSERT_NE(at, std::string::npos) << tables;
+  EXPECT_LT(std::stoull(tables.substr(at + 5)), 2000u) << tables;
+  EXPECT_EQ(Get("k"), std::string(100, 'a' + 1999 % 26));
+}
+
 TEST_F(DBTest, ReopenRecoversFromWal) {
   Open();
   ASSERT_TRUE(Put("a", "1").ok());
