@@ -1,5 +1,7 @@
 #include "server/db_engine.h"
 
+#include <cstdlib>
+
 #include "storage/write_batch.h"
 
 namespace dkv::server {
@@ -45,6 +47,12 @@ Status DbEngine::Scan(std::string_view start, std::string_view limit, size_t max
     out->emplace_back(std::string(it->key()), std::string(it->value()));
   }
   return it->status();
+}
+
+int64_t DbEngine::MemoryUsage() {
+  std::string v;
+  if (!db_->GetProperty("dkv.approximate-memory-usage", &v)) return 0;
+  return std::strtoll(v.c_str(), nullptr, 10);
 }
 
 std::string DbEngine::Stats() {

@@ -25,6 +25,7 @@ class DbEngine final : public KvEngine {
   Status Scan(std::string_view start, std::string_view limit, size_t max,
               std::vector<std::pair<std::string, std::string>>* out) override;
   std::string Stats() override;
+  int64_t MemoryUsage() override;
 
  private:
   std::unique_ptr<storage::DB> db_;

@@ -42,6 +42,8 @@ class KvEngine {
                       std::vector<std::pair<std::string, std::string>>* out) = 0;
   // Free-form statistics for INFO; empty if none.
   virtual std::string Stats() { return {}; }
+  // Approximate bytes of memory the engine uses (memtables, caches); 0 if unknown.
+  virtual int64_t MemoryUsage() { return 0; }
 };
 
 // An in-memory engine for tests: nothing survives the process.

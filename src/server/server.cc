@@ -441,8 +441,7 @@ std::string Server::Info(std::string_view section) {
           "\r\nconfig_file:" + config_.config_file + "\r\n");
   add("clients", "connected_clients:" + std::to_string(connections_.size()) +
                      "\r\nmaxclients:" + std::to_string(config_.maxclients) + "\r\n");
-  std::string mem;
-  add("memory", "used_memory:0\r\n");  // TODO(server): engine memory usage
+  add("memory", "used_memory:" + std::to_string(engine_->MemoryUsage()) + "\r\n");
   add("persistence", "loading:0\r\naof_enabled:1\r\nappendfsync:" +
                          std::string(AppendFsyncName(config_.appendfsync)) +
                          "\r\nwrites_applied:" + std::to_string(applied_seq_.load()) +
@@ -479,6 +478,8 @@ std::string Server::Metrics() {
   metric("distkv_commands_processed_total", "counter", "Commands run or queued.",
          dispatcher_.commands_processed());
   metric("distkv_keys", "gauge", "Keys in db 0.", keyspace_.Size());
+  metric("distkv_engine_memory_bytes", "gauge", "Approximate engine memory use.",
+         engine_->MemoryUsage());
   metric("distkv_keys_with_expiry", "gauge", "Keys with a TTL.", keyspace_.ExpiresCount());
   metric("distkv_expired_keys_total", "counter", "Keys removed by expiry.",
          keyspace_.expired_keys());

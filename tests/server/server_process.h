@@ -116,7 +116,14 @@ class ServerProcess {
     } else {
       dir_ = dir;
     }
-    Start();
+    try {
+      Start();
+    } catch (...) {
+      // The destructor will not run: clean up here.
+      Kill(SIGKILL);
+      if (owns_dir_) std::filesystem::remove_all(dir_);
+      throw;
+    }
   }
   ~ServerProcess() {
     Kill(SIGKILL);
