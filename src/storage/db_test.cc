@@ -328,9 +328,20 @@ TEST_F(DBTest, ConcurrentWritersAndReaders) {
       if (!(s.IsNotFound() || (s.ok() && v == k))) read_errors++;
     }
   });
+  std::thread scanner([&] {
+    // Iterators pin their Version while compactions replace files.
+    while (!stop.load()) {
+      auto it = db_->NewIterator(ReadOptions());
+      for (it->SeekToFirst(); it->Valid(); it->Next()) {
+        if (it->key() != it->value()) read_errors++;
+      }
+      if (!it->status().ok()) read_errors++;
+    }
+  });
   for (auto& t : threads) t.join();
   stop = true;
   reader.join();
+  scanner.join();
   EXPECT_EQ(read_errors.load(), 0);
   int n = 0;
   auto it = db_->NewIterator(ReadOptions());
