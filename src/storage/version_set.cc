@@ -6,8 +6,8 @@
 #include <map>
 
 #include "storage/filename.h"
-#include "storage/limits.h"
 #include "storage/level_iterator.h"
+#include "storage/limits.h"
 #include "storage/merging_iterator.h"
 #include "storage/wal_reader.h"
 #include "storage/wal_writer.h"
@@ -275,15 +275,25 @@ Version* VersionSet::Apply(Version* base, const VersionEdit& edit) {
         int r = icmp_->Compare(a->smallest, b->smallest);
         return r != 0 ? r < 0 : a->number < b->number;
       });
-      for (size_t i = 1; i < files.size(); i++) {
-        // Deeper levels never overlap; an edit breaking that is a bug.
-        DKV_ASSERT(icmp_->Compare(files[i - 1]->largest, files[i]->smallest) < 0);
-      }
     }
     for (FileMetaData* f : files) f->refs++;
   }
   Finalize(v);
   return v;
+}
+
+bool VersionSet::LevelsAreDisjoint(const Version* v, std::string* what) const {
+  for (int level = 1; level < kNumLevels; level++) {
+    const auto& files = v->files_[level];
+    for (size_t i = 1; i < files.size(); i++) {
+      if (icmp_->Compare(files[i - 1]->largest, files[i]->smallest) >= 0) {
+        *what = "level " + std::to_string(level) + " files " + TableBaseName(files[i - 1]->number) +
+                " and " + TableBaseName(files[i]->number) + " overlap";
+        return false;
+      }
+    }
+  }
+  return true;
 }
 
 double VersionSet::MaxBytesForLevel(int level) const {
@@ -347,6 +357,9 @@ Status VersionSet::LogAndApply(VersionEdit* edit, Mutex* mu) {
   edit->SetLastSequence(last_sequence_);
 
   Version* v = Apply(current_, *edit);
+  std::string overlap;
+  // Deeper levels never overlap; an edit breaking that is a bug.
+  DKV_ASSERT(LevelsAreDisjoint(v, &overlap));
 
   std::string new_manifest;
   Status s;
@@ -461,6 +474,8 @@ Status VersionSet::Recover() {
     records++;
   }
   if (s.ok() && !reporter.status.ok()) s = reporter.status;
+  std::string overlap;
+  if (s.ok() && !LevelsAreDisjoint(v, &overlap)) s = Status::Corruption(overlap);
   if (s.ok()) {
     // A damaged last record reads as a torn tail, so a manifest whose only
     // record is damaged ends up here.

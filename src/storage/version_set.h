@@ -148,6 +148,8 @@ class VersionSet {
   // A new Version = base + edit. Pure; REQUIRES mutex (file refs).
   Version* Apply(Version* base, const VersionEdit& edit);
   void Finalize(Version* v) const;
+  // False (and *what says where) if two files of a level >= 1 overlap.
+  bool LevelsAreDisjoint(const Version* v, std::string* what) const;
   std::unique_ptr<Compaction> PickLeveled();
   std::unique_ptr<Compaction> PickUniversal();
   void SetupOtherInputs(Compaction* c);

@@ -6,6 +6,7 @@
 
 #include "storage/fault_env.h"
 #include "storage/filename.h"
+#include "storage/wal_writer.h"
 
 namespace dkv::storage {
 namespace {
@@ -97,6 +98,30 @@ TEST_F(VersionSetTest, GarbageCurrentIsCorruption) {
   Status s = vset_->Recover();
   EXPECT_TRUE(s.IsCorruption());
   EXPECT_NE(s.ToString().find("CURRENT"), std::string::npos);
+}
+
+TEST_F(VersionSetTest, ManifestWithOverlappingLevelFilesIsCorruption) {
+  VersionEdit edit;
+  edit.SetComparatorName(BytewiseComparator()->Name());
+  edit.SetLogNumber(0);
+  edit.SetNextFile(10);
+  edit.SetLastSequence(5);
+  edit.AddFile(1, 3, 100, IKey("a"), IKey("m", 1));
+  edit.AddFile(1, 4, 100, IKey("k"), IKey("z", 1));  // overlaps file 3
+  std::string record;
+  edit.EncodeTo(&record);
+  {
+    auto file = env_.NewWritableFile(DescriptorFileName("/db", 2));
+    ASSERT_TRUE(file.ok());
+    WalWriter writer(file->get(), 2);
+    ASSERT_TRUE(writer.AddRecord(record).ok());
+    ASSERT_TRUE(writer.Sync().ok());
+  }
+  ASSERT_TRUE(SetCurrentFile(&env_, "/db", 2).ok());
+  Status s = vset_->Recover();
+  ASSERT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_NE(s.ToString().find("overlap"), std::string::npos) << s.ToString();
+  EXPECT_NE(s.ToString().find("MANIFEST-000002"), std::string::npos) << s.ToString();
 }
 
 TEST_F(VersionSetTest, Level0OverlapWidensTheRange) {
