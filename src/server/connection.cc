@@ -124,6 +124,7 @@ bool Connection::Process() {
       more = true;
       break;
     }
+    parser_.set_unauthenticated(!state_.authenticated);
     RespParser::Result r = parser_.Next(&argv, &error);
     if (r == RespParser::Result::kNeedMore) break;
     ReplyBuilder reply(&batch, state_.protocol);

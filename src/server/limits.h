@@ -24,6 +24,10 @@ inline constexpr size_t kInlineMaxSize = 64 * 1024;
 // bulk or many elements costs memory only as bytes really arrive.
 inline constexpr size_t kMaxPreallocBytes = 1 << 20;
 inline constexpr size_t kMaxPreallocArgs = 1024;
+// Redis 7's limits for clients that have not authenticated yet (when a
+// password is set): a few arguments of modest size are enough for AUTH/HELLO.
+inline constexpr int64_t kUnauthenticatedMaxArgs = 10;
+inline constexpr int64_t kUnauthenticatedMaxBulkLen = 16384;
 // Bytes read from a socket per read call (Redis's PROTO_IOBUF_LEN is 16 KiB;
 // larger reads serve pipelined clients with fewer wakeups).
 inline constexpr size_t kReadChunkBytes = 64 * 1024;

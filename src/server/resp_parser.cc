@@ -220,6 +220,10 @@ RespParser::Result RespParser::ParseMultibulk(std::vector<std::string>* argv, st
       *error = "Protocol error: invalid multibulk length";
       return Result::kError;
     }
+    if (limits_.unauthenticated && count > kUnauthenticatedMaxArgs) {
+      *error = "Protocol error: unauthenticated multibulk length";
+      return Result::kError;
+    }
     pos_ += cr + 2;
     if (count <= 0) {
       argv->clear();
@@ -251,6 +255,10 @@ RespParser::Result RespParser::ParseMultibulk(std::vector<std::string>* argv, st
       bool ok = ParseInt64Strict(rest.substr(1, cr - 1), &len);
       if (!ok || len < 0 || len > limits_.proto_max_bulk_len) {
         *error = "Protocol error: invalid bulk length";
+        return Result::kError;
+      }
+      if (limits_.unauthenticated && len > kUnauthenticatedMaxBulkLen) {
+        *error = "Protocol error: unauthenticated bulk length";
         return Result::kError;
       }
       pos_ += cr + 2;

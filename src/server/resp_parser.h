@@ -24,6 +24,9 @@ struct RespParserLimits {
   int64_t proto_max_bulk_len = kDefaultProtoMaxBulkLen;
   size_t inline_max_size = kInlineMaxSize;
   int64_t max_multibulk_len = kMaxMultibulkLen;
+  // Before AUTH, Redis (7.0+) accepts only small requests, so an attacker
+  // without the password cannot make the server buffer much.
+  bool unauthenticated = false;
 };
 
 class RespParser {
@@ -50,6 +53,7 @@ class RespParser {
   bool has_partial() const { return buf_.size() > pos_ || multibulk_remaining_ > 0; }
 
   void set_limits(const RespParserLimits& limits) { limits_ = limits; }
+  void set_unauthenticated(bool u) { limits_.unauthenticated = u; }
 
  private:
   Result ParseInline(std::vector<std::string>* argv, std::string* error);

@@ -153,6 +153,16 @@ TEST(RespParserTest, AnnouncedHugeBulkDoesNotAllocateIt) {
   EXPECT_TRUE(p.has_partial());
 }
 
+TEST(RespParserTest, UnauthenticatedClientsGetSmallLimits) {
+  RespParserLimits limits;
+  limits.unauthenticated = true;
+  EXPECT_EQ(ParseAll("*11\r\n", limits).error_text,
+            "Protocol error: unauthenticated multibulk length");
+  EXPECT_EQ(ParseAll("*1\r\n$16385\r\n", limits).error_text,
+            "Protocol error: unauthenticated bulk length");
+  EXPECT_FALSE(ParseAll("*10\r\n$16384\r\n", limits).error);
+}
+
 TEST(RespParserTest, StaysFailedAfterAnError) {
   RespParser p;
   EXPECT_TRUE(ParseAll(p, "*1\r\n$-1\r\n").error);

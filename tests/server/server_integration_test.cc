@@ -265,6 +265,19 @@ TEST(ServerIntegrationTest, RequirepassNeedsAuth) {
   EXPECT_EQ(Str(Cmd(c.get(), {"AUTH", "default", "s3cret"})), "OK");
 }
 
+TEST(ServerIntegrationTest, UnauthenticatedClientCannotSendBigRequests) {
+  ServerProcess server({"--requirepass", "s3cret"});
+  RawConn conn(server.port());
+  conn.Send("*2\r\n$3\r\nGET\r\n$100000\r\n");
+  std::string got;
+  EXPECT_TRUE(conn.ReadToEof(&got));
+  EXPECT_EQ(got, "-ERR Protocol error: unauthenticated bulk length\r\n");
+  // After AUTH the normal limits apply.
+  Ctx c = Connect(server.port());
+  EXPECT_EQ(Str(Cmd(c.get(), {"AUTH", "s3cret"})), "OK");
+  EXPECT_EQ(Str(Cmd(c.get(), {"SET", "big", std::string(100000, 'x')})), "OK");
+}
+
 TEST(ServerIntegrationTest, MultiExecAndWatchAcrossConnections) {
   ServerProcess server;
   Ctx a = Connect(server.port());
