@@ -73,6 +73,8 @@ class Env {
   static Env* Posix();
 
   virtual Result<std::unique_ptr<SequentialFile>> NewSequentialFile(const std::string& path) = 0;
+  // For immutable files (SSTables): an Env may map the file, so it must not
+  // shrink while open, and bytes appended after open may stay invisible.
   virtual Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(
       const std::string& path) = 0;
   // Creates or truncates.
