@@ -506,9 +506,23 @@ Status Raft::StepFollower(const Message& m) {
 // Local requests
 
 Status Raft::Propose(std::string data) {
-  Entry e;
-  e.data = std::move(data);
-  if (role_ == Role::kLeader) return AppendProposal({std::move(e)});
+  std::vector<Entry> ents(1);
+  ents[0].data = std::move(data);
+  return ProposeEntries(std::move(ents));
+}
+
+Status Raft::ProposeBatch(std::vector<std::string> data) {
+  if (data.empty()) return Status::OK();
+  if (data.size() > kMaxEntriesPerMsg) {
+    return Status::InvalidArgument("raft", "too many entries in one proposal");
+  }
+  std::vector<Entry> ents(data.size());
+  for (size_t k = 0; k < data.size(); k++) ents[k].data = std::move(data[k]);
+  return ProposeEntries(std::move(ents));
+}
+
+Status Raft::ProposeEntries(std::vector<Entry> ents) {
+  if (role_ == Role::kLeader) return AppendProposal(std::move(ents));
   if (lead_ == kNoNode) return Status::Unavailable("raft", "not leader, leader is unknown");
   if (!config_.forward_proposals) {
     return Status::Unavailable("raft", "not leader, leader is " + std::to_string(lead_));
@@ -516,7 +530,7 @@ Status Raft::Propose(std::string data) {
   Message m;
   m.type = MessageType::kMsgProp;
   m.to = lead_;
-  m.entries.push_back(std::move(e));
+  m.entries = std::move(ents);
   m.from = id_;
   msgs_.push_back(std::move(m));  // term stays 0: forwarded requests carry none
   return Status::OK();

@@ -34,6 +34,7 @@ class Raft {
   Status Step(const Message& m);
   Status Campaign();
   Status Propose(std::string data);
+  Status ProposeBatch(std::vector<std::string> data);
   Status ProposeConfChange(const ConfChange& cc);
   Status TransferLeadership(NodeId to);
   Status ReadIndex(std::string context);
@@ -97,6 +98,8 @@ class Raft {
   bool RestoreSnapshot(Snapshot snap);
 
   // Leader side of replication.
+  // Appends ents (leader) or forwards them as one kMsgProp (follower).
+  Status ProposeEntries(std::vector<Entry> ents);
   Status AppendProposal(std::vector<Entry> ents);
   bool MaybeSendAppend(NodeId to, bool send_if_empty);
   void SendAppend(NodeId to) { MaybeSendAppend(to, true); }

@@ -140,7 +140,7 @@ class Network {
       EXPECT_EQ(e.index, tn.applied_index + 1) << "node " << tn.id;
       tn.applied_index = e.index;
       tn.committed.push_back(e);
-      if (e.type == EntryType::kNormal && !e.data.empty()) tn.state.push_back(e.data);
+      if (e.type == EntryType::kNormal && !e.data.empty()) tn.state.push_back(e.data.ToString());
       if (e.type == EntryType::kConfChange) {
         auto cc = DecodeConfChange(e.data);
         ASSERT_TRUE(cc.ok());

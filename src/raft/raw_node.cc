@@ -59,6 +59,9 @@ void RawNode::Tick() { raft_->Tick(); }
 Status RawNode::Campaign() { return raft_->Campaign(); }
 Status RawNode::Step(const Message& msg) { return raft_->Step(msg); }
 Status RawNode::Propose(std::string data) { return raft_->Propose(std::move(data)); }
+Status RawNode::ProposeBatch(std::vector<std::string> data) {
+  return raft_->ProposeBatch(std::move(data));
+}
 Status RawNode::ProposeConfChange(const ConfChange& cc) { return raft_->ProposeConfChange(cc); }
 Status RawNode::TransferLeadership(NodeId to) { return raft_->TransferLeadership(to); }
 Status RawNode::ReadIndex(std::string context) { return raft_->ReadIndex(std::move(context)); }

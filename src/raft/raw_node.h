@@ -175,6 +175,12 @@ class RawNode {
   // leadership transfer; ResourceExhausted when too much is uncommitted.
   Status Propose(std::string data);
 
+  // Proposes several entries at once, in order: all are accepted or none (the
+  // same errors as Propose). A leader appends them as one proposal and sends them
+  // in one MsgApp per follower; a follower forwards them as one kMsgProp. An
+  // empty batch does nothing. InvalidArgument for more than kMaxEntriesPerMsg.
+  Status ProposeBatch(std::vector<std::string> data);
+
   // Proposes a membership change. Besides Propose's errors: Busy while another
   // change is pending (proposed but not yet applied), InvalidArgument when the
   // change makes no sense (e.g. remove the last voter, demote a voter).

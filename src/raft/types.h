@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "raft/payload.h"
 
 namespace dkv::raft {
 
@@ -30,7 +31,8 @@ struct Entry {
   uint64_t term = 0;
   uint64_t index = 0;
   EntryType type = EntryType::kNormal;
-  std::string data;
+  // Shared, immutable bytes: copying an Entry copies a pointer (payload.h).
+  Payload data;
 
   // Bytes counted against size limits (data plus a fixed per-entry overhead).
   size_t ByteSize() const { return data.size() + 24; }
