@@ -347,7 +347,10 @@ CheckResult CheckLinearizable(const History& history, const CheckOptions& option
 
   bool any_unknown = false;
   std::string unknown_key;
-  for (const auto& [key, indices] : by_key) {
+  for (const auto& key_and_indices : by_key) {
+    // Named (not a structured binding) so the lambdas below can capture them.
+    const auto& key = key_and_indices.first;
+    const auto& indices = key_and_indices.second;
     const uint64_t left = options.max_steps > result.steps ? options.max_steps - result.steps : 0;
     KeyOutcome outcome = RunKey(history, indices, left, clock);
     result.steps += outcome.steps;
