@@ -55,6 +55,7 @@ Options SanitizeOptions(const Options& src) {
     o.level0_stop_writes_trigger = o.level0_slowdown_writes_trigger + 1;
   }
   ClipToRange(&o.level_size_multiplier, 2, 100);
+  ClipToRange<int64_t>(&o.max_group_commit_wait_micros, 0, 10000);
   if (o.block_cache == nullptr) o.block_cache = NewLRUCache(kDefaultBlockCacheBytes);
   return o;
 }
@@ -65,7 +66,8 @@ DBImpl::DBImpl(const Options& raw_options, const std::string& dbname)
       icmp_(BytewiseComparator()),
       dbname_(dbname),
       bg_done_cv_(&mu_),
-      bg_work_cv_(&mu_) {
+      bg_work_cv_(&mu_),
+      group_cv_(&mu_) {
   if (options_.bloom_bits_per_key > 0) {
     user_filter_policy_ = NewBloomFilterPolicy(options_.bloom_bits_per_key);
     filter_policy_ = NewInternalFilterPolicy(user_filter_policy_.get());
@@ -387,10 +389,12 @@ Status DBImpl::WriteImpl(const WriteOptions& options, const WriteBatch* batch) {
 
   MutexLock l(&mu_);
   writers_.push_back(&w);
+  if (leader_waiting_) group_cv_.Signal();
   while (!w.done && &w != writers_.front()) w.cv.Wait();
   if (w.done) return w.status;
 
   // This thread leads a group.
+  if (batch != nullptr && w.sync) WaitForGroup();
   Status status = MakeRoomForWrite(batch == nullptr);
   if (status.ok() && batch != nullptr && prepared_log_.file != nullptr &&
       log_->size() + batch->ApproximateSize() > log_capacity_) {
@@ -419,10 +423,22 @@ Status DBImpl::WriteImpl(const WriteOptions& options, const WriteBatch* batch) {
     MemTable* mem = mem_;
     mu_.Unlock();
     status = log_->AddRecord(group->Contents());
-    if (status.ok() && sync) status = log_->Sync();
+    int64_t sync_micros = -1;
+    if (status.ok() && sync) {
+      const int64_t start = env_->NowMicros();
+      status = log_->Sync();
+      sync_micros = env_->NowMicros() - start;
+    }
     if (status.ok()) log_dirty_ = !sync;
     if (status.ok()) status = WriteBatchInternal::InsertInto(*group, mem);
     mu_.Lock();
+    if (sync_micros >= 0) {
+      // Everyone queued now (the group and those who arrived during the
+      // fsync) is the concurrency the next leader may wait for.
+      sync_concurrency_ = writers_.size();
+      sync_micros_avg_ =
+          sync_micros_avg_ == 0 ? sync_micros : (sync_micros_avg_ * 7 + sync_micros) / 8;
+    }
     if (status.ok() && !want_prepared_log_ && prepared_log_.file == nullptr &&
         log_->size() * 2 > log_capacity_) {
       want_prepared_log_ = true;
@@ -450,6 +466,21 @@ Status DBImpl::WriteImpl(const WriteOptions& options, const WriteBatch* batch) {
   }
   if (!writers_.empty()) writers_.front()->cv.Signal();
   return status;
+}
+
+void DBImpl::WaitForGroup() {
+  const size_t want = sync_concurrency_;
+  if (writers_.size() >= want) return;
+  const int64_t budget = std::min(options_.max_group_commit_wait_micros, sync_micros_avg_ / 2);
+  if (budget <= 0) return;
+  const int64_t deadline = env_->NowMicros() + budget;
+  leader_waiting_ = true;
+  while (writers_.size() < want) {
+    const int64_t left = deadline - env_->NowMicros();
+    if (left <= 0) break;
+    group_cv_.WaitForMicros(left);
+  }
+  leader_waiting_ = false;
 }
 
 const WriteBatch* DBImpl::BuildBatchGroup(Writer** last_writer) {

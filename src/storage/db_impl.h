@@ -91,6 +91,9 @@ class DBImpl final : public DB {
   // ---- write path (db_impl.cc)
   Status WriteImpl(const WriteOptions& options, const WriteBatch* batch);
   Status MakeRoomForWrite(bool force) REQUIRES(mu_);
+  // The leader (front of writers_) of a synced write waits briefly for the
+  // writers the last group saw to queue again. REQUIRES: mu_ held.
+  void WaitForGroup() REQUIRES(mu_);
   const WriteBatch* BuildBatchGroup(Writer** last_writer) REQUIRES(mu_);
   void RecordBackgroundError(const Status& s) REQUIRES(mu_);
   SequenceNumber SmallestSnapshot() const REQUIRES(mu_);
@@ -161,6 +164,14 @@ class DBImpl final : public DB {
   // a flush then goes to level 0 (a deeper level could overlap the outputs).
   bool compaction_running_ GUARDED_BY(mu_) = false;
   std::deque<Writer*> writers_ GUARDED_BY(mu_);
+  // Group commit wait (Options::max_group_commit_wait_micros): a leader waiting
+  // for more synced writers to queue, the concurrency the last synced group
+  // saw (its members plus those that queued during its fsync), and a moving
+  // average of the fsync time.
+  CondVar group_cv_;
+  bool leader_waiting_ GUARDED_BY(mu_) = false;
+  size_t sync_concurrency_ GUARDED_BY(mu_) = 1;
+  int64_t sync_micros_avg_ GUARDED_BY(mu_) = 0;
   std::unique_ptr<WriteBatch> group_batch_ GUARDED_BY(mu_);
   std::list<SnapshotImpl*> snapshots_ GUARDED_BY(mu_);  // oldest first
   std::set<uint64_t> pending_outputs_ GUARDED_BY(mu_);  // files being written

@@ -525,5 +525,50 @@ TEST_F(DBTest, PosixEnvRoundTrip) {
   rmdir(tmpl);
 }
 
+// Many threads doing synced writes on a real file system: the group-commit
+// leader may wait for the others (Options::max_group_commit_wait_micros), and
+// with the wait on or off every acknowledged write is there after a reopen.
+TEST_F(DBTest, ConcurrentSyncedWritersAllLandWithAndWithoutGroupWait) {
+  for (int64_t wait_micros : {int64_t{200}, int64_t{0}}) {
+    char tmpl[] = "/tmp/dkv_db_test_XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    const std::string dir = std::string(tmpl) + "/db";
+    Options o;
+    o.create_if_missing = true;
+    o.max_group_commit_wait_micros = wait_micros;
+    constexpr int kThreads = 8;
+    constexpr int kPerThread = 100;
+    {
+      auto db = DB::Open(o, dir);
+      ASSERT_TRUE(db.ok()) << db.status().ToString();
+      std::atomic<int> failures{0};
+      std::vector<std::thread> threads;
+      for (int t = 0; t < kThreads; t++) {
+        threads.emplace_back([&, t] {
+          for (int i = 0; i < kPerThread; i++) {
+            if (!(*db)->Put(WriteOptions(), Key(t * kPerThread + i), std::to_string(t)).ok()) {
+              failures++;
+            }
+          }
+        });
+      }
+      for (auto& th : threads) th.join();
+      ASSERT_EQ(failures.load(), 0);
+    }
+    {
+      auto db = DB::Open(o, dir);
+      ASSERT_TRUE(db.ok()) << db.status().ToString();
+      for (int k = 0; k < kThreads * kPerThread; k++) {
+        std::string v;
+        ASSERT_TRUE((*db)->Get(ReadOptions(), Key(k), &v).ok())
+            << "wait " << wait_micros << " key " << k;
+        EXPECT_EQ(v, std::to_string(k / kPerThread));
+      }
+    }
+    ASSERT_TRUE(DestroyDB(dir, o).ok());
+    rmdir(tmpl);
+  }
+}
+
 }  // namespace
 }  // namespace dkv::storage

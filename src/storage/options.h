@@ -65,6 +65,13 @@ struct Options {
   // Size of level 1; each deeper level is level_size_multiplier times larger.
   uint64_t max_bytes_for_level_base = 10 << 20;
   int level_size_multiplier = 10;
+
+  // Group commit: when the last synced groups showed several concurrent synced
+  // writers, a new group's leader waits up to this long (and at most half the
+  // recent fsync time) for them to queue up before it syncs, so one fsync covers
+  // all of them instead of groups alternating between one writer and the rest.
+  // A lone writer never waits. 0 turns the wait off (LevelDB's behaviour).
+  int64_t max_group_commit_wait_micros = 200;
 };
 
 struct ReadOptions {
