@@ -1,0 +1,37 @@
+// Named limits of the node layer (the multi-Raft core, its raft log engine and
+// the shard state machines), each with the reason for its value. Constants
+// only; owned by the node engineer; thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace dkv::node {
+
+// Bytes of recent log entries each group keeps in memory so followers being
+// caught up and the apply path rarely read the raft engine back.
+inline constexpr uint64_t kMaxCachedLogBytesPerGroup = 4ull << 20;
+
+// A user key travels inside MVCC keys and Raft entries; Redis allows 512 MiB
+// but anything beyond 64 KiB is almost surely a mistake and bloats every index.
+inline constexpr size_t kMaxKeyBytes = 64 << 10;
+
+// One value must fit in one Raft entry well below the 64 MiB uncommitted cap.
+inline constexpr size_t kMaxValueBytes = 16 << 20;
+
+// Operations in one atomic multi-write command: bounds decode work per entry.
+inline constexpr size_t kMaxOpsPerCommand = 4096;
+
+// Files in one shard snapshot (a checkpoint holds a manifest, a current file
+// and its tables); more means a damaged or hostile snapshot.
+inline constexpr size_t kMaxSnapshotFiles = 100000;
+
+// Outstanding proposals and reads per node: the runtime gets ResourceExhausted
+// beyond it instead of growing memory without bound behind a slow quorum.
+inline constexpr size_t kMaxPendingRequests = 100000;
+
+// Entries read back from the raft engine in one Entries() call, whatever the
+// byte budget, so one slow follower cannot make one call scan the whole log.
+inline constexpr size_t kMaxEntriesPerRead = 4096;
+
+}  // namespace dkv::node
