@@ -1,0 +1,281 @@
+// distkv: the operator's tool (DESIGN.md §6). `distkv cluster up|status|down`
+// start a local cluster of distkv-server processes described by one TOML
+// file (src/cluster/cluster_config.h, docs/cluster.md), report on it, and
+// stop it. Until the multi-Raft node is wired into distkv-server, every node
+// runs as an independent single-node server, and the tool says so.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <climits>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+#include "cluster/cluster_config.h"
+#include "cluster/launcher.h"
+
+#ifndef DISTKV_SERVER_BUILD_PATH
+#define DISTKV_SERVER_BUILD_PATH ""
+#endif
+
+namespace {
+
+namespace fs = std::filesystem;
+using dkv::Result;
+using dkv::Status;
+using dkv::cluster::ClusterConfig;
+using dkv::cluster::LaunchMode;
+
+// Time one node gets to answer PING/INFO/health during `status`.
+constexpr int kStatusProbeTimeoutMs = 1000;
+
+constexpr const char* kStandaloneNote =
+    "standalone mode: replication not wired yet -- each node is an independent single-node\n"
+    "distkv-server; keys are NOT replicated or sharded across nodes.";
+
+std::string SelfExe() {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
+std::string Absolute(const std::string& path) {
+  std::error_code ec;
+  fs::path p = fs::absolute(path, ec);
+  return ec ? path : p.lexically_normal().string();
+}
+
+// Where a cluster's config is: --config if given, else <dir>/cluster.toml.
+std::string ConfigPath(const std::string& dir, const std::string& config) {
+  return config.empty() ? Absolute(dir) + "/cluster.toml" : Absolute(config);
+}
+
+Result<ClusterConfig> LoadExisting(const std::string& path) {
+  if (!fs::exists(path)) {
+    return Status::NotFound(path, "no cluster config (start one with `distkv cluster up`)");
+  }
+  return dkv::cluster::LoadClusterConfig(path);
+}
+
+int Fail(const Status& s) {
+  std::cerr << "distkv: " << s.ToString() << "\n";
+  return 1;
+}
+
+struct UpArgs {
+  uint32_t nodes = 3;
+  uint32_t shards = dkv::cluster::kDefaultShards;
+  std::string dir = "./distkv-cluster";
+  std::string config;
+  std::string server_bin;
+  std::string loglevel = "info";
+  std::string appendfsync = "always";
+  int ready_timeout_ms = 20'000;
+};
+
+int ClusterUp(const UpArgs& a) {
+  const std::string config_path = ConfigPath(a.dir, a.config);
+  ClusterConfig config;
+  if (fs::exists(config_path)) {
+    auto loaded = dkv::cluster::LoadClusterConfig(config_path);
+    if (!loaded.ok()) return Fail(loaded.status());
+    config = std::move(*loaded);
+    std::cout << "using " << config_path << "\n";
+  } else if (!a.config.empty()) {
+    return Fail(Status::NotFound(config_path, "cluster config not found"));
+  } else {
+    std::error_code ec;
+    fs::create_directories(Absolute(a.dir), ec);
+    if (ec) return Fail(Status::IOError(a.dir, ec.message()));
+    auto generated = dkv::cluster::GenerateLocalConfig(a.nodes, a.shards, Absolute(a.dir));
+    if (!generated.ok()) return Fail(generated.status());
+    config = std::move(*generated);
+    if (Status s = dkv::cluster::WriteClusterConfig(config, config_path); !s.ok()) return Fail(s);
+    std::cout << "wrote " << config_path << " (" << config.nodes.size() << " nodes, "
+              << config.shards << " shards, replication factor " << config.replication_factor
+              << ")\n";
+  }
+
+  dkv::cluster::LaunchOptions options;
+  options.server_bin =
+      dkv::cluster::FindServerBinary(a.server_bin, SelfExe(), DISTKV_SERVER_BUILD_PATH);
+  options.config_path = config_path;
+  options.loglevel = a.loglevel;
+  options.appendfsync = a.appendfsync;
+  options.ready_timeout_ms = a.ready_timeout_ms;
+
+  std::vector<std::pair<const dkv::cluster::NodeConfig*, pid_t>> started;
+  Status failure;
+  for (const auto& node : config.nodes) {
+    auto pid = dkv::cluster::StartNode(config, node, options);
+    if (pid.ok()) {
+      started.push_back({&node, *pid});
+    } else if (pid.status().IsBusy()) {
+      std::cout << "node " << node.id << ": " << pid.status().message() << "\n";
+    } else {
+      failure = pid.status();
+      break;
+    }
+  }
+  for (const auto& [node, pid] : started) {
+    if (!failure.ok()) break;
+    failure = dkv::cluster::WaitUntilReady(config, *node, pid, options.ready_timeout_ms);
+  }
+  if (!failure.ok()) {
+    // Leave nothing half started behind.
+    for (const auto& [node, pid] : started) {
+      bool killed = false;
+      dkv::cluster::StopNode(config, node->id, 5'000, &killed).IgnoreError();
+    }
+    return Fail(failure);
+  }
+  std::cout << "\n" << kStandaloneNote << "\n\n";
+  for (const auto& node : config.nodes) {
+    std::string host;
+    int port = 0;
+    dkv::cluster::SplitHostPort(node.client_addr, &host, &port).IgnoreError();
+    auto pid = dkv::cluster::ReadPidFile(config, node.id);
+    std::cout << "node " << node.id << "  " << node.client_addr << "  pid "
+              << (pid ? std::to_string(*pid) : "?") << "  connect: redis-cli -h " << host << " -p "
+              << port << "\n";
+  }
+  std::string dir_flag = a.config.empty() ? "--dir " + Absolute(a.dir) : "--config " + config_path;
+  std::cout << "\nstatus: distkv cluster status " << dir_flag << "\nstop:   distkv cluster down "
+            << dir_flag << "\n";
+  return 0;
+}
+
+std::string JsonString(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+int ClusterStatus(const std::string& dir, const std::string& config_flag, bool json) {
+  auto config = LoadExisting(ConfigPath(dir, config_flag));
+  if (!config.ok()) return Fail(config.status());
+  std::vector<dkv::cluster::NodeStatus> nodes;
+  int up = 0;
+  for (const auto& node : config->nodes) {
+    nodes.push_back(dkv::cluster::QueryNode(*config, node, kStatusProbeTimeoutMs));
+    if (nodes.back().ping_ok) up++;
+  }
+  const auto placement = config->InitialPlacement();
+  if (json) {
+    std::ostringstream out;
+    out << "{\"cluster_id\":" << JsonString(config->cluster_id) << ",\"mode\":\""
+        << dkv::cluster::LaunchModeName(dkv::cluster::kCurrentLaunchMode)
+        << "\",\"replicated\":false,\"nodes_up\":" << up << ",\"nodes\":[";
+    for (size_t i = 0; i < nodes.size(); i++) {
+      const auto& n = nodes[i];
+      out << (i ? "," : "") << "{\"id\":" << n.id << ",\"addr\":" << JsonString(n.client_addr)
+          << ",\"pid\":" << (n.pid ? std::to_string(*n.pid) : "null")
+          << ",\"process_alive\":" << (n.process_alive ? "true" : "false")
+          << ",\"up\":" << (n.ping_ok ? "true" : "false")
+          << ",\"keys\":" << (n.keys.empty() ? "null" : n.keys)
+          << ",\"health_http\":" << n.admin_http_code << "}";
+    }
+    out << "]}";
+    std::cout << out.str() << "\n";
+  } else {
+    std::cout << "cluster " << config->cluster_id << ": " << up << "/" << nodes.size()
+              << " nodes up\n"
+              << kStandaloneNote << "\n\n";
+    std::printf("%-6s %-22s %-8s %-6s %-8s %-8s %-7s %s\n", "node", "address", "pid", "state",
+                "uptime_s", "keys", "health", "role");
+    for (const auto& n : nodes) {
+      std::printf("%-6llu %-22s %-8s %-6s %-8s %-8s %-7s %s\n",
+                  static_cast<unsigned long long>(n.id), n.client_addr.c_str(),
+                  n.pid ? std::to_string(*n.pid).c_str() : "-", n.ping_ok ? "up" : "down",
+                  n.uptime_s.empty() ? "-" : n.uptime_s.c_str(),
+                  n.keys.empty() ? "-" : n.keys.c_str(),
+                  n.admin_http_code ? std::to_string(n.admin_http_code).c_str() : "-",
+                  n.ping_ok ? n.role.c_str() : n.ping_error.c_str());
+    }
+    std::cout << "\nshards: " << config->shards << ", replication factor "
+              << config->replication_factor
+              << " -- planned placement (not active in standalone mode; leaders, terms and\n"
+                 "applied indexes come from the cluster node once it exists):\n";
+    for (size_t s = 0; s < placement.size(); s++) {
+      std::cout << "  shard " << s << ": nodes";
+      for (auto id : placement[s]) std::cout << " " << id;
+      std::cout << "\n";
+    }
+  }
+  return up == static_cast<int>(nodes.size()) ? 0 : 1;
+}
+
+int ClusterDown(const std::string& dir, const std::string& config_flag, int timeout_ms) {
+  auto config = LoadExisting(ConfigPath(dir, config_flag));
+  if (!config.ok()) return Fail(config.status());
+  int failures = 0;
+  for (const auto& node : config->nodes) {
+    bool killed = false;
+    auto pid = dkv::cluster::ReadPidFile(*config, node.id);
+    Status s = dkv::cluster::StopNode(*config, node.id, timeout_ms, &killed);
+    if (!s.ok()) {
+      failures++;
+      std::cerr << "distkv: " << s.ToString() << "\n";
+    } else if (!pid) {
+      std::cout << "node " << node.id << ": not running\n";
+    } else {
+      std::cout << "node " << node.id << ": stopped" << (killed ? " (SIGKILL after timeout)" : "")
+                << "\n";
+    }
+  }
+  return failures == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"distkv: start, inspect and stop a local DistKV cluster"};
+  app.require_subcommand(1);
+  CLI::App* cluster = app.add_subcommand("cluster", "local cluster of distkv-server processes");
+  cluster->require_subcommand(1);
+
+  UpArgs up;
+  CLI::App* up_cmd = cluster->add_subcommand("up", "write/read the cluster TOML and start nodes");
+  up_cmd->add_option("--nodes", up.nodes, "nodes of a new cluster")->capture_default_str();
+  up_cmd->add_option("--shards", up.shards, "shards of a new cluster")->capture_default_str();
+  up_cmd->add_option("--dir", up.dir, "cluster directory (cluster.toml, node-N/)")
+      ->capture_default_str();
+  up_cmd->add_option("--config", up.config, "existing cluster TOML (its data_dir is used)");
+  up_cmd->add_option("--server-bin", up.server_bin, "path of distkv-server");
+  up_cmd->add_option("--loglevel", up.loglevel, "nodes' log level")->capture_default_str();
+  up_cmd->add_option("--appendfsync", up.appendfsync, "always | everysec | no")
+      ->capture_default_str();
+  up_cmd->add_option("--ready-timeout-ms", up.ready_timeout_ms, "per node wait for PING")
+      ->capture_default_str();
+
+  std::string dir = "./distkv-cluster", config_flag;
+  bool json = false;
+  int down_timeout_ms = 10'000;
+  CLI::App* status_cmd = cluster->add_subcommand("status", "per node: up/down, address, keys");
+  status_cmd->add_option("--dir", dir, "cluster directory")->capture_default_str();
+  status_cmd->add_option("--config", config_flag, "cluster TOML");
+  status_cmd->add_flag("--json", json, "one JSON object");
+  CLI::App* down_cmd = cluster->add_subcommand("down", "SIGTERM every node, SIGKILL on timeout");
+  down_cmd->add_option("--dir", dir, "cluster directory")->capture_default_str();
+  down_cmd->add_option("--config", config_flag, "cluster TOML");
+  down_cmd->add_option("--timeout-ms", down_timeout_ms, "wait after SIGTERM before SIGKILL")
+      ->capture_default_str();
+
+  CLI11_PARSE(app, argc, argv);
+  if (up_cmd->parsed()) return ClusterUp(up);
+  if (status_cmd->parsed()) return ClusterStatus(dir, config_flag, json);
+  if (down_cmd->parsed()) return ClusterDown(dir, config_flag, down_timeout_ms);
+  return 2;
+}
