@@ -114,9 +114,8 @@ void Connection::AfterProcess(bool more) {
 bool Connection::Process() {
   std::vector<std::string> argv;
   std::string error;
-  const bool always = server_->config().appendfsync == AppendFsync::kAlways;
   std::string batch;  // replies of this round
-  uint64_t batch_seq = 0;
+  bool wrote = false;
   // Bound the work of one round so a huge pipeline cannot starve others.
   bool more = false;
   for (int i = 0; !state_.close_after_reply && !state_.killed; i++) {
@@ -137,29 +136,31 @@ bool Connection::Process() {
     int64_t dirty_before = server_->keyspace()->dirty();
     server_->dispatcher()->Execute(&state_, argv, &reply);
     if (server_->keyspace()->dirty() != dirty_before) {
-      uint64_t seq = server_->NoteWrite();
-      if (always) batch_seq = seq;
+      server_->NoteWrite();
+      wrote = true;
     }
   }
   if (state_.close_after_reply) input_closed_ = true;
+  // One submission per round: the round's writes share one commit.
+  uint64_t ticket = wrote ? server_->SubmitWrites() : 0;
   if (batch.empty()) return more;
-  if (batch_seq > server_->synced_seq() || !held_.empty()) {
+  if (ticket > server_->committed_ticket() || !held_.empty()) {
     // Order: anything after a held reply waits with it.
     held_.append(batch);
-    held_seq_ = std::max(held_seq_, batch_seq);
-    server_->WaitForSync(shared_from_this());
+    held_ticket_ = std::max(held_ticket_, ticket);
+    server_->WaitForCommit(shared_from_this());
   } else {
     out_.append(batch);
   }
   return more;
 }
 
-void Connection::OnSynced() {
+void Connection::OnCommitted() {
   if (closed_ || held_.empty()) return;
-  if (server_->synced_seq() < held_seq_) return;
+  if (server_->committed_ticket() < held_ticket_) return;
   out_.append(held_);
   held_.clear();
-  held_seq_ = 0;
+  held_ticket_ = 0;
   FlushOutput();
 }
 

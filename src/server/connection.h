@@ -2,9 +2,10 @@
 // in order, and writes replies back in batches.
 //
 // All complete commands in the read buffer run before the replies go out in
-// one write (pipelining). Replies to writes under appendfsync always are held
-// until the server reports a sync covering them; replies behind a held one
-// wait too, so order is kept. Malformed input gets Redis's protocol error and
+// one write (pipelining). Replies of a round that wrote are held until the
+// server reports the commit covering its writes done (applied, and synced
+// under appendfsync always); replies behind a held one wait too, so order is
+// kept. Malformed input gets Redis's protocol error and
 // the connection closes after the reply; too much unparsed input or unread
 // output closes it at once. Owned by the Server through a shared_ptr;
 // event-loop thread only.
@@ -34,12 +35,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Start();
   // Closes the socket now; pending replies are dropped.
   void Close();
-  // Releases held replies the server's sync now covers.
-  void OnSynced();
+  // Releases held replies the server's commits now cover.
+  void OnCommitted();
 
   ClientState* state() { return &state_; }
-  bool waiting_for_sync() const { return !held_.empty(); }
-  uint64_t held_seq() const { return held_seq_; }
+  bool waiting_for_commit() const { return !held_.empty(); }
+  uint64_t held_ticket() const { return held_ticket_; }
   size_t output_bytes() const { return held_.size() + out_.size() + writing_.size(); }
   size_t query_bytes() const { return parser_.buffered_bytes(); }
 
@@ -60,8 +61,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   RespParser parser_;
   ClientState state_;
   std::array<char, kReadChunkBytes> read_buf_;
-  std::string held_;  // replies waiting for a sync (durability)
-  uint64_t held_seq_ = 0;
+  std::string held_;  // replies waiting for a commit (durability)
+  uint64_t held_ticket_ = 0;
   std::string out_;      // replies ready to write
   std::string writing_;  // the buffer of the write in flight
   bool reading_ = false;

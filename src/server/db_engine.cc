@@ -35,6 +35,23 @@ Status DbEngine::Apply(const std::vector<KvWrite>& writes) {
   return db_->Write(wo, batch);
 }
 
+Status DbEngine::ApplyMany(const std::vector<const std::vector<KvWrite>*>& lists) {
+  if (lists.size() == 1) return Apply(*lists[0]);
+  storage::WriteBatch batch;
+  for (const auto* l : lists) {
+    for (const KvWrite& w : *l) {
+      if (w.is_delete) {
+        batch.Delete(w.key);
+      } else {
+        batch.Put(w.key, w.value);
+      }
+    }
+  }
+  storage::WriteOptions wo;
+  wo.sync = false;  // the caller syncs when its policy asks
+  return db_->Write(wo, batch);
+}
+
 Status DbEngine::Sync() { return db_->SyncWal(); }
 
 Status DbEngine::Scan(std::string_view start, std::string_view limit, size_t max,

@@ -21,6 +21,7 @@ class DbEngine final : public KvEngine {
 
   Status Get(std::string_view key, std::string* value) override;
   Status Apply(const std::vector<KvWrite>& writes) override;
+  Status ApplyMany(const std::vector<const std::vector<KvWrite>*>& lists) override;
   Status Sync() override;
   Status Scan(std::string_view start, std::string_view limit, size_t max,
               std::vector<std::pair<std::string, std::string>>* out) override;

@@ -2,6 +2,7 @@
 
 #include "common/assert.h"
 #include "common/coding.h"
+#include "common/hash.h"
 #include "server/limits.h"
 
 namespace dkv::server {
@@ -82,7 +83,7 @@ std::string Keyspace::EngineKey(std::string_view key) {
 Status Keyspace::Load() {
   expires_.clear();
   by_time_.clear();
-  key_count_ = 0;
+  key_hashes_.Clear();
   std::string start(1, kKeyPrefix);
   const std::string limit(1, static_cast<char>(kKeyPrefix + 1));
   while (true) {
@@ -91,7 +92,7 @@ Status Keyspace::Load() {
     for (auto& [k, v] : batch) {
       StoredValue sv;
       DKV_RETURN_IF_ERROR(DecodeStoredValue(v, &sv).WithContext("key load"));
-      key_count_++;
+      key_hashes_.Insert(Hash64(std::string_view(k).substr(1)));
       if (sv.expire_at_ms != 0) IndexExpiry(k.substr(1), sv.expire_at_ms);
     }
     if (batch.size() < 1024) break;
@@ -129,13 +130,17 @@ Status Keyspace::DeleteExpired(const std::string& key) {
   w[0].is_delete = true;
   DKV_RETURN_IF_ERROR(EngineApply(w));
   IndexExpiry(key, 0);
-  key_count_--;
+  key_hashes_.Erase(Hash64(key));
   expired_keys_++;
   Changed(key);
   return Status::OK();
 }
 
 Result<std::optional<StoredValue>> Keyspace::Lookup(std::string_view key) {
+  if (!key_hashes_.Contains(Hash64(key))) {
+    misses_++;  // no stored key has this hash: absent without an engine read
+    return std::optional<StoredValue>();
+  }
   std::string raw;
   Status s = EngineGet(EngineKey(key), &raw);
   if (s.IsNotFound()) {
@@ -155,16 +160,11 @@ Result<std::optional<StoredValue>> Keyspace::Lookup(std::string_view key) {
 }
 
 Status Keyspace::Set(std::string_view key, const StoredValue& value) {
-  std::string ek = EngineKey(key);
-  // The key count needs to know whether the key is new.
-  std::string old;
-  Status g = EngineGet(ek, &old);
-  if (!g.ok() && !g.IsNotFound()) return g;
   std::vector<KvWrite> w(1);
-  w[0].key = std::move(ek);
+  w[0].key = EngineKey(key);
   w[0].value = EncodeStoredValue(value);
   DKV_RETURN_IF_ERROR(EngineApply(w));
-  if (g.IsNotFound()) key_count_++;
+  key_hashes_.Insert(Hash64(key));
   IndexExpiry(std::string(key), value.expire_at_ms);
   Changed(key);
   return Status::OK();
@@ -173,21 +173,15 @@ Status Keyspace::Set(std::string_view key, const StoredValue& value) {
 Status Keyspace::SetMany(const std::vector<std::pair<std::string, StoredValue>>& kvs) {
   std::vector<KvWrite> w;
   w.reserve(kvs.size());
-  int64_t added = 0;
-  std::unordered_map<std::string, bool> seen;
   for (const auto& [k, v] : kvs) {
     KvWrite kw;
     kw.key = EngineKey(k);
-    std::string old;
-    Status g = EngineGet(kw.key, &old);
-    if (!g.ok() && !g.IsNotFound()) return g;
-    if (g.IsNotFound() && seen.emplace(k, true).second) added++;
     kw.value = EncodeStoredValue(v);
     w.push_back(std::move(kw));
   }
   DKV_RETURN_IF_ERROR(EngineApply(w));
-  key_count_ += added;
   for (const auto& [k, v] : kvs) {
+    key_hashes_.Insert(Hash64(k));
     IndexExpiry(k, v.expire_at_ms);
     Changed(k);
   }
@@ -203,7 +197,7 @@ Status Keyspace::Delete(std::string_view key, bool* existed) {
   w[0].is_delete = true;
   DKV_RETURN_IF_ERROR(EngineApply(w));
   IndexExpiry(std::string(key), 0);
-  key_count_--;
+  key_hashes_.Erase(Hash64(key));
   Changed(key);
   return Status::OK();
 }
@@ -230,7 +224,7 @@ Status Keyspace::Clear(int64_t* count) {
   }
   expires_.clear();
   by_time_.clear();
-  key_count_ = 0;
+  key_hashes_.Clear();
   return Status::OK();
 }
 

@@ -7,6 +7,8 @@
 // (docs/formats/keyspace.md; frozen), so expiry survives a restart. Expired
 // keys vanish lazily when touched and actively in bounded cycles, driven by
 // an in-memory index of keys with a TTL (rebuilt from the engine at Open).
+// A set of key hashes (KeyHashSet) counts keys without reading the engine on
+// each write and answers lookups of absent keys without an engine read.
 // Used by the event-loop thread only; not thread-safe (the engine below is).
 #pragma once
 
@@ -23,6 +25,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "server/key_hash_set.h"
 #include "server/kv_engine.h"
 
 namespace dkv::server {
@@ -81,7 +84,7 @@ class Keyspace {
                   std::string* next);
   // Number of keys (counting keys expired but not yet reclaimed, as Redis's
   // DBSIZE does).
-  int64_t Size() const { return key_count_; }
+  int64_t Size() const { return static_cast<int64_t>(key_hashes_.size()); }
   int64_t ExpiresCount() const { return static_cast<int64_t>(expires_.size()); }
 
   // Deletes at most `max_keys` keys whose time has passed; returns how many.
@@ -116,7 +119,7 @@ class Keyspace {
   Clock* clock_;
   std::unordered_map<std::string, int64_t> expires_;   // key -> expire_at_ms
   std::set<std::pair<int64_t, std::string>> by_time_;  // (expire_at_ms, key)
-  int64_t key_count_ = 0;
+  KeyHashSet key_hashes_;                              // Hash64 of every stored user key
   int64_t dirty_ = 0;
   int64_t expired_keys_ = 0;
   int64_t hits_ = 0;

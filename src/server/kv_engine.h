@@ -34,6 +34,14 @@ class KvEngine {
   virtual Status Get(std::string_view key, std::string* value) = 0;
   // Applies all writes atomically (all or none after a crash), unsynced.
   virtual Status Apply(const std::vector<KvWrite>& writes) = 0;
+  // Applies several write lists, in order, as one atomic write (a commit
+  // that groups many clients' writes). The default concatenates them.
+  virtual Status ApplyMany(const std::vector<const std::vector<KvWrite>*>& lists) {
+    if (lists.size() == 1) return Apply(*lists[0]);
+    std::vector<KvWrite> all;
+    for (const auto* l : lists) all.insert(all.end(), l->begin(), l->end());
+    return Apply(all);
+  }
   // Makes every write applied so far durable.
   virtual Status Sync() = 0;
   // Appends to *out up to `max` entries with start <= key < limit (limit

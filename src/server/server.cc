@@ -44,7 +44,12 @@ constexpr int kCronIntervalMs = kActiveExpireIntervalMs;
 Server::Server(ServerConfig config, KvEngine* engine)
     : config_(std::move(config)),
       engine_(engine),
-      keyspace_(engine, SystemClock::Default()),
+      staging_(engine,
+               [this](uint64_t ticket, bool synced, const Status& s) {
+                 if (synced) syncs_++;
+                 asio::post(io_, [this, ticket, synced, s] { OnCommitted(ticket, synced, s); });
+               }),
+      keyspace_(&staging_, SystemClock::Default()),
       dispatcher_(&keyspace_, this),
       acceptor_(io_),
       tls_acceptor_(io_),
@@ -53,14 +58,7 @@ Server::Server(ServerConfig config, KvEngine* engine)
   keyspace_.set_on_change([this](std::string_view key) { watches_.Touch(key); });
 }
 
-Server::~Server() {
-  {
-    std::lock_guard<std::mutex> l(sync_mu_);
-    sync_stop_ = true;
-  }
-  sync_cv_.notify_all();
-  if (sync_thread_.joinable()) sync_thread_.join();
-}
+Server::~Server() { staging_.Stop(); }
 
 Status Server::Run() {
   start_ms_ = keyspace_.NowMs();
@@ -78,7 +76,7 @@ Status Server::Run() {
     admin_ = std::make_unique<AdminHttp>(io_, [this] { return Metrics(); });
     DKV_RETURN_IF_ERROR(admin_->Start(config_.bind, config_.admin_port));
   }
-  sync_thread_ = std::thread([this] { SyncLoop(); });
+  staging_.Start();
   signals_.async_wait([this](const asio::error_code& e, int sig) {
     if (e) return;
     spdlog::info("received signal {}, shutting down", sig);
@@ -90,15 +88,11 @@ Status Server::Run() {
   spdlog::info("distkv-server ready to accept connections on {}:{} (appendfsync {})", config_.bind,
                bound_port_.load(), AppendFsyncName(config_.appendfsync));
   io_.run();
-  // Graceful: every applied write reaches the disk before we return.
-  Status s = engine_->Sync();
+  // Graceful: every staged write is applied and reaches the disk before we
+  // return.
+  Status s = staging_.Sync();
   if (!s.ok()) spdlog::error("final sync failed: {}", s.ToString());
-  {
-    std::lock_guard<std::mutex> l(sync_mu_);
-    sync_stop_ = true;
-  }
-  sync_cv_.notify_all();
-  if (sync_thread_.joinable()) sync_thread_.join();
+  staging_.Stop();
   spdlog::info("distkv-server stopped");
   return s;
 }
@@ -116,14 +110,11 @@ void Server::Shutdown() {
   if (admin_) admin_->Stop();
   signals_.cancel(ec);
   cron_timer_.cancel();
-  // Sync now on the loop, so held replies can be released before closing:
-  // a client whose write is durable should hear so.
-  Status s = engine_->Sync();
-  if (s.ok()) {
-    synced_seq_ = applied_seq_.load();
-    auto waiters = std::move(sync_waiters_);
-    for (auto& c : waiters) c->OnSynced();
-  }
+  // Commit and sync now on the loop, so held replies can be released before
+  // closing: a client whose write is durable should hear so.
+  uint64_t ticket = staging_.Submit(true);
+  Status s = staging_.WaitCommitted(ticket);
+  if (s.ok()) OnCommitted(ticket, true, s);
   std::vector<std::shared_ptr<Connection>> all;
   for (auto& [id, c] : connections_) all.push_back(c);
   for (auto& c : all) c->Close();
@@ -200,53 +191,43 @@ void Server::OnAccept(asio::ip::tcp::socket socket, bool tls) {
 
 void Server::RemoveConnection(int64_t id) { connections_.erase(id); }
 
-void Server::WaitForSync(const std::shared_ptr<Connection>& conn) {
-  sync_waiters_.push_back(conn);
-  RequestSync();
+void Server::WaitForCommit(const std::shared_ptr<Connection>& conn) {
+  commit_waiters_.push_back(conn);
 }
 
-void Server::RequestSync() {
-  {
-    std::lock_guard<std::mutex> l(sync_mu_);
-    sync_requested_ = true;
+uint64_t Server::SubmitWrites() {
+  bool sync = config_.appendfsync == AppendFsync::kAlways;
+  if (!staging_.HasStaged() && !sync) return staging_.Submit(false);
+  uint64_t ticket = staging_.Submit(sync);
+  if (submitted_writes_.empty() || submitted_writes_.back().first != ticket) {
+    submitted_writes_.emplace_back(ticket, writes_applied_);
   }
-  sync_cv_.notify_one();
+  return ticket;
 }
 
-void Server::SyncLoop() {
-  std::unique_lock<std::mutex> l(sync_mu_);
-  while (true) {
-    sync_cv_.wait(l, [this] { return sync_stop_ || sync_requested_; });
-    if (sync_stop_) return;
-    sync_requested_ = false;
-    l.unlock();
-    // Every write counted before this load was applied before it, so the
-    // sync below covers it: that is what lets one fsync serve many clients.
-    uint64_t target = applied_seq_.load(std::memory_order_acquire);
-    Status s = engine_->Sync();
-    syncs_++;
-    asio::post(io_, [this, target, s] { OnSynced(target, s); });
-    l.lock();
-  }
-}
-
-void Server::OnSynced(uint64_t target, const Status& s) {
+void Server::OnCommitted(uint64_t ticket, bool synced, const Status& s) {
   if (!s.ok()) {
     // As Redis does with appendfsync always: we cannot promise durability
     // any more, so stop rather than acknowledge writes that may be lost.
     sync_errors_++;
-    spdlog::critical("sync failed ({}); exiting so no unsynced write is acknowledged",
-                     s.ToString());
+    spdlog::critical("commit failed ({}); exiting so no lost write is acknowledged", s.ToString());
     std::_Exit(1);
   }
-  if (target > synced_seq_) synced_seq_ = target;
+  (void)synced;
+  if (ticket <= committed_ticket_) return;
+  committed_ticket_ = ticket;
+  staging_.Retire(ticket);
+  while (!submitted_writes_.empty() && submitted_writes_.front().first <= ticket) {
+    writes_committed_ = submitted_writes_.front().second;
+    submitted_writes_.pop_front();
+  }
   std::vector<std::shared_ptr<Connection>> still;
-  auto waiters = std::move(sync_waiters_);
-  sync_waiters_.clear();
+  auto waiters = std::move(commit_waiters_);
+  commit_waiters_.clear();
   for (auto& c : waiters) {
-    if (!c->waiting_for_sync()) continue;
-    if (c->held_seq() <= synced_seq_) {
-      c->OnSynced();
+    if (!c->waiting_for_commit()) continue;
+    if (c->held_ticket() <= committed_ticket_) {
+      c->OnCommitted();
     } else {
       still.push_back(c);
     }
@@ -254,8 +235,7 @@ void Server::OnSynced(uint64_t target, const Status& s) {
   // Deduplicate: a connection may have registered several times.
   std::sort(still.begin(), still.end());
   still.erase(std::unique(still.begin(), still.end()), still.end());
-  for (auto& c : still) sync_waiters_.push_back(c);
-  if (!sync_waiters_.empty()) RequestSync();
+  commit_waiters_ = std::move(still);
 }
 
 void Server::ScheduleCron() {
@@ -270,10 +250,11 @@ void Server::ScheduleCron() {
 void Server::Cron() {
   Result<int> expired = keyspace_.ActiveExpireCycle(kActiveExpireKeysPerCycle);
   if (!expired.ok()) spdlog::error("active expiry: {}", expired.status().ToString());
+  if (staging_.HasStaged()) SubmitWrites();  // the deletions of expired keys
   int64_t now = keyspace_.NowMs();
   if (config_.appendfsync == AppendFsync::kEverySec && now - last_everysec_ms_ >= 1000) {
     last_everysec_ms_ = now;
-    RequestSync();
+    staging_.Submit(true);
   }
   if (config_.timeout_s > 0) {
     std::vector<std::shared_ptr<Connection>> idle;
@@ -444,8 +425,8 @@ std::string Server::Info(std::string_view section) {
   add("memory", "used_memory:" + std::to_string(engine_->MemoryUsage()) + "\r\n");
   add("persistence", "loading:0\r\naof_enabled:1\r\nappendfsync:" +
                          std::string(AppendFsyncName(config_.appendfsync)) +
-                         "\r\nwrites_applied:" + std::to_string(applied_seq_.load()) +
-                         "\r\nwrites_synced:" + std::to_string(synced_seq_) +
+                         "\r\nwrites_applied:" + std::to_string(writes_applied_) +
+                         "\r\nwrites_synced:" + std::to_string(writes_committed_) +
                          "\r\nsyncs:" + std::to_string(syncs_.load()) + "\r\n");
   add("stats",
       "total_connections_received:" + std::to_string(total_connections_) +
@@ -486,10 +467,11 @@ std::string Server::Metrics() {
   metric("distkv_keyspace_hits_total", "counter", "Lookups that found a key.", keyspace_.hits());
   metric("distkv_keyspace_misses_total", "counter", "Lookups that found nothing.",
          keyspace_.misses());
-  metric("distkv_writes_applied_total", "counter", "Write commands applied to the engine.",
-         static_cast<int64_t>(applied_seq_.load()));
-  metric("distkv_writes_synced_total", "counter", "Write commands known durable.",
-         static_cast<int64_t>(synced_seq_));
+  metric("distkv_writes_applied_total", "counter", "Write commands run.",
+         static_cast<int64_t>(writes_applied_));
+  metric("distkv_writes_synced_total", "counter",
+         "Write commands whose commit (and sync, under appendfsync always) is done.",
+         static_cast<int64_t>(writes_committed_));
   metric("distkv_wal_syncs_total", "counter", "Group-commit syncs of the engine WAL.",
          syncs_.load());
   return out;

@@ -2,10 +2,11 @@
 // one event-loop thread, over a Keyspace on a KvEngine.
 //
 // Commands run one at a time on the event loop (so each command and each
-// MULTI/EXEC is atomic). Writes are applied to the engine unsynced; with
-// appendfsync always a connection's replies are held until a sync covering
-// its writes finishes on the sync thread, and one sync covers every write
-// applied before it began, so many clients share each fsync (group commit).
+// MULTI/EXEC is atomic). Their writes are staged (StagingEngine) and handed
+// after each client's round to one commit thread, which applies all writes
+// handed over meanwhile as one engine write and, with appendfsync always,
+// syncs it; a connection's replies are held until the commit covering its
+// writes is done, so many clients share each write and fsync (group commit).
 // Owned by main(); Run() blocks until SIGTERM/SIGINT or Stop(). Public
 // methods other than Stop() are for the event-loop thread.
 #pragma once
@@ -13,8 +14,8 @@
 #include <asio.hpp>
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -28,6 +29,7 @@
 #include "server/command_table.h"
 #include "server/config.h"
 #include "server/keyspace.h"
+#include "server/staging_engine.h"
 #include "server/watch_table.h"
 
 namespace dkv::server {
@@ -66,11 +68,15 @@ class Server final : public ServerApi {
   const ServerConfig& config() const { return config_; }
   Keyspace* keyspace() { return &keyspace_; }
   Dispatcher* dispatcher() { return &dispatcher_; }
-  // Counts a command that changed the keyspace; returns its write sequence.
-  uint64_t NoteWrite() { return applied_seq_.fetch_add(1, std::memory_order_acq_rel) + 1; }
-  uint64_t synced_seq() const { return synced_seq_; }
-  // The connection holds replies until synced_seq() >= seq.
-  void WaitForSync(const std::shared_ptr<Connection>& conn);
+  // Counts a command that changed the keyspace (for INFO).
+  void NoteWrite() { writes_applied_++; }
+  // Hands the writes staged so far to the commit thread; returns the ticket
+  // that covers them (applied, and synced under appendfsync always).
+  uint64_t SubmitWrites();
+  // Every ticket up to this one is committed.
+  uint64_t committed_ticket() const { return committed_ticket_; }
+  // The connection holds replies until committed_ticket() >= its held ticket.
+  void WaitForCommit(const std::shared_ptr<Connection>& conn);
   void RemoveConnection(int64_t id);
   asio::io_context& io() { return io_; }
 
@@ -81,13 +87,12 @@ class Server final : public ServerApi {
   Status SetUpTls();
   void ScheduleCron();
   void Cron();
-  void SyncLoop();
-  void RequestSync();
-  void OnSynced(uint64_t target, const Status& s);
+  void OnCommitted(uint64_t ticket, bool synced, const Status& s);
   void Shutdown();
 
   ServerConfig config_;
   KvEngine* engine_;
+  StagingEngine staging_;  // in front of engine_; the keyspace writes here
   Keyspace keyspace_;
   WatchTable watches_;
   Dispatcher dispatcher_;
@@ -102,21 +107,18 @@ class Server final : public ServerApi {
   asio::steady_timer cron_timer_;
   std::atomic<int> bound_port_{0};
   std::map<int64_t, std::shared_ptr<Connection>> connections_;
-  std::vector<std::shared_ptr<Connection>> sync_waiters_;
+  std::vector<std::shared_ptr<Connection>> commit_waiters_;
   int64_t next_client_id_ = 1;
   int64_t start_ms_ = 0;
   int64_t last_everysec_ms_ = 0;
   bool shutting_down_ = false;
 
-  // Group commit. applied_seq_ counts write commands applied to the engine;
-  // the sync thread snapshots it, syncs, and reports back to the loop.
-  std::atomic<uint64_t> applied_seq_{0};
-  uint64_t synced_seq_ = 0;  // event-loop thread only
-  std::mutex sync_mu_;
-  std::condition_variable sync_cv_;
-  bool sync_requested_ = false;  // GUARDED_BY(sync_mu_)
-  bool sync_stop_ = false;       // GUARDED_BY(sync_mu_)
-  std::thread sync_thread_;
+  // Group commit (event-loop thread only): tickets of StagingEngine::Submit;
+  // submitted_writes_ maps each ticket to the write-command count it covers.
+  uint64_t committed_ticket_ = 0;
+  uint64_t writes_applied_ = 0;
+  uint64_t writes_committed_ = 0;
+  std::deque<std::pair<uint64_t, uint64_t>> submitted_writes_;  // (ticket, writes)
 
   // Stats for INFO and /metrics.
   int64_t total_connections_ = 0;

@@ -1,0 +1,171 @@
+#include "server/staging_engine.h"
+
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <mutex>
+
+namespace dkv::server {
+namespace {
+
+// A MemEngine that records its calls and can hold the commit thread inside
+// ApplyMany until the test opens the gate, to make groups form on purpose.
+class GatedEngine final : public KvEngine {
+ public:
+  Status Get(std::string_view key, std::string* value) override { return mem.Get(key, value); }
+  Status Apply(const std::vector<KvWrite>& writes) override { return mem.Apply(writes); }
+  Status ApplyMany(const std::vector<const std::vector<KvWrite>*>& lists) override {
+    std::unique_lock<std::mutex> l(mu);
+    group_sizes.push_back(lists.size());
+    inside = true;
+    cv.notify_all();
+    cv.wait(l, [this] { return open; });
+    if (!fail.ok()) return fail;
+    l.unlock();
+    return KvEngine::ApplyMany(lists);
+  }
+  Status Sync() override {
+    std::lock_guard<std::mutex> l(mu);
+    syncs++;
+    return Status::OK();
+  }
+  Status Scan(std::string_view start, std::string_view limit, size_t max,
+              std::vector<std::pair<std::string, std::string>>* out) override {
+    return mem.Scan(start, limit, max, out);
+  }
+  void WaitInside() {
+    std::unique_lock<std::mutex> l(mu);
+    cv.wait(l, [this] { return inside; });
+  }
+  void Open() {
+    std::lock_guard<std::mutex> l(mu);
+    open = true;
+    cv.notify_all();
+  }
+
+  MemEngine mem;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool inside = false;
+  bool open = true;
+  int syncs = 0;
+  Status fail;
+  std::vector<size_t> group_sizes;
+};
+
+std::vector<KvWrite> Put(const std::string& k, const std::string& v) {
+  KvWrite w;
+  w.key = k;
+  w.value = v;
+  return {w};
+}
+
+struct Fixture {
+  Fixture()
+      : staging(&base, [this](uint64_t t, bool synced, const Status& s) {
+          std::lock_guard<std::mutex> l(mu);
+          committed.push_back(t);
+          if (synced) synced_count++;
+          if (!s.ok()) failures++;
+        }) {}
+  GatedEngine base;
+  std::mutex mu;
+  std::vector<uint64_t> committed;
+  int synced_count = 0;
+  int failures = 0;
+  StagingEngine staging;
+};
+
+TEST(StagingEngineTest, ReadsSeeStagedWritesBeforeTheyReachTheEngine) {
+  Fixture f;
+  f.staging.Start();
+  ASSERT_TRUE(f.staging.Apply(Put("a", "1")).ok());
+  std::string v;
+  ASSERT_TRUE(f.staging.Get("a", &v).ok());
+  EXPECT_EQ(v, "1");
+  EXPECT_TRUE(f.base.mem.Get("a", &v).IsNotFound());
+  uint64_t t = f.staging.Submit(true);
+  ASSERT_TRUE(f.staging.WaitCommitted(t).ok());
+  f.staging.Retire(t);
+  ASSERT_TRUE(f.base.mem.Get("a", &v).ok());
+  EXPECT_EQ(v, "1");
+  ASSERT_TRUE(f.staging.Get("a", &v).ok());
+  EXPECT_EQ(f.base.syncs, 1);
+}
+
+TEST(StagingEngineTest, BatchesSubmittedDuringACommitShareTheNextOne) {
+  Fixture f;
+  f.base.open = false;
+  f.staging.Start();
+  ASSERT_TRUE(f.staging.Apply(Put("a", "1")).ok());
+  uint64_t t1 = f.staging.Submit(true);
+  f.base.WaitInside();  // the commit thread is busy with t1
+  uint64_t last = 0;
+  for (int i = 0; i < 3; i++) {
+    ASSERT_TRUE(f.staging.Apply(Put("k" + std::to_string(i), "v")).ok());
+    last = f.staging.Submit(true);
+  }
+  EXPECT_EQ(last, t1 + 3);
+  f.base.Open();
+  ASSERT_TRUE(f.staging.WaitCommitted(last).ok());
+  ASSERT_EQ(f.base.group_sizes.size(), 2u);
+  EXPECT_EQ(f.base.group_sizes[1], 3u);  // one engine write for three clients
+  EXPECT_EQ(f.base.syncs, 2);
+  f.staging.Stop();
+  EXPECT_EQ(f.committed, (std::vector<uint64_t>{t1, last}));
+}
+
+TEST(StagingEngineTest, RetireKeepsANewerStagedWriteOfTheSameKey) {
+  Fixture f;
+  f.staging.Start();
+  ASSERT_TRUE(f.staging.Apply(Put("a", "old")).ok());
+  uint64_t t = f.staging.Submit(false);
+  KvWrite del;
+  del.key = "a";
+  del.is_delete = true;
+  ASSERT_TRUE(f.staging.Apply({del}).ok());
+  ASSERT_TRUE(f.staging.WaitCommitted(t).ok());
+  f.staging.Retire(t);
+  std::string v;
+  EXPECT_TRUE(f.staging.Get("a", &v).IsNotFound());  // the staged delete wins
+  ASSERT_TRUE(f.base.mem.Get("a", &v).ok());
+  EXPECT_EQ(v, "old");
+}
+
+TEST(StagingEngineTest, ScanWaitsUntilStagedWritesAreApplied) {
+  Fixture f;
+  f.staging.Start();
+  ASSERT_TRUE(f.staging.Apply(Put("a", "1")).ok());
+  ASSERT_TRUE(f.staging.Apply(Put("b", "2")).ok());
+  std::vector<std::pair<std::string, std::string>> out;
+  ASSERT_TRUE(f.staging.Scan("", "", 10, &out).ok());
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[1].first, "b");
+  EXPECT_FALSE(f.staging.HasStaged());
+}
+
+TEST(StagingEngineTest, CommitFailureReachesCallbackAndWaiters) {
+  Fixture f;
+  f.base.fail = Status::IOError("disk", "full");
+  f.staging.Start();
+  ASSERT_TRUE(f.staging.Apply(Put("a", "1")).ok());
+  uint64_t t = f.staging.Submit(true);
+  EXPECT_TRUE(f.staging.WaitCommitted(t).IsIOError());
+  f.staging.Stop();
+  EXPECT_EQ(f.failures, 1);
+  EXPECT_EQ(f.base.syncs, 0);  // never sync after a failed write
+}
+
+TEST(StagingEngineTest, SubmitWithNothingStagedAndNoSyncQueuesNothing) {
+  Fixture f;
+  f.staging.Start();
+  EXPECT_EQ(f.staging.Submit(false), 0u);
+  ASSERT_TRUE(f.staging.Apply(Put("a", "1")).ok());
+  uint64_t t = f.staging.Submit(false);
+  EXPECT_EQ(f.staging.Submit(false), t);
+  ASSERT_TRUE(f.staging.WaitCommitted(t).ok());
+  EXPECT_EQ(f.base.syncs, 0);
+}
+
+}  // namespace
+}  // namespace dkv::server
