@@ -5,13 +5,14 @@
 //       client load (goal >= 100x);
 //   (b) failover: virtual time from crashing the leader to the first entry
 //       committed by its successor, over many seeds, default timeouts
-//       (10 ms ticks, election_tick 10, pre-vote and check-quorum on);
+//       (raft::kDefaultTickMicros = 25 ms ticks, election_tick 10, pre-vote
+//       and check-quorum on);
 //   (c) core throughput: committed entries/s through an in-process 3-node
 //       group whose Ready handling is a MemoryLogStorage append and a direct
 //       Step of each message (goal >= 1,000,000/s).
 //
 // The target lives in src/sim/CMakeLists.txt (bench/CMakeLists.txt belongs to
-// the storage benchmarks). Usage: dkv_raft_bench [--quick]
+// the storage benchmarks). Usage: dkv_raft_bench [--quick] [--only=sim|failover|core]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -219,11 +220,24 @@ CoreThroughput MeasureCore(uint64_t target, int batch, bool as_one_message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  bool quick = false;
+  std::string only;  // sim, failover or core: run just that part
+  for (int i = 1; i < argc; i++) {
+    if (std::strcmp(argv[i], "--quick") == 0) {
+      quick = true;
+    } else if (std::strncmp(argv[i], "--only=", 7) == 0) {
+      only = argv[i] + 7;
+    } else {
+      std::fprintf(stderr, "usage: dkv_raft_bench [--quick] [--only=sim|failover|core]\n");
+      return 2;
+    }
+  }
+  auto runs = [&](const char* part) { return only.empty() || only == part; };
   std::printf("%-58s %s\n", "measure", "result");
   std::printf("%-58s %s\n", std::string(58, '-').c_str(), std::string(34, '-').c_str());
 
   for (int clients : {4, 16}) {
+    if (!runs("sim")) break;
     const SimSpeed s = MeasureSimSpeed(quick ? 20'000'000 : 120'000'000, clients);
     char label[96];
     std::snprintf(label, sizeof(label), "(a) simulator speed, 5 nodes, %d clients (%.0f ops/s)",
@@ -234,6 +248,7 @@ int main(int argc, char** argv) {
   }
 
   for (int nodes : {3, 5}) {
+    if (!runs("failover")) break;
     const Failover f = MeasureFailover(nodes, quick ? 50 : 300);
     char label[96];
     std::snprintf(label, sizeof(label), "(b) failover to first new-leader commit, %d nodes", nodes);
@@ -248,6 +263,7 @@ int main(int argc, char** argv) {
   };
   for (CoreCase cc : {CoreCase{1, false}, CoreCase{64, false}, CoreCase{1024, false},
                       CoreCase{64, true}, CoreCase{1024, true}}) {
+    if (!runs("core")) break;
     const CoreThroughput c = MeasureCore(quick ? 200'000 : 2'000'000, cc.batch, cc.as_one_message);
     char label[96];
     std::snprintf(label, sizeof(label), "(c) core throughput, 3 nodes, no I/O, %d %s", cc.batch,

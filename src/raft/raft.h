@@ -47,6 +47,7 @@ class Raft {
   std::vector<Message>& msgs() { return msgs_; }
   std::vector<ReadState>& read_states() { return read_states_; }
   NodeStatus GetStatus() const;
+  NodeStatus GetBasicStatus() const;
   NodeId id() const { return id_; }
   // Progress of a member (leader only); nullptr if unknown. For tests.
   const Progress* progress(NodeId id) const;

@@ -77,7 +77,7 @@ const Progress* Raft::progress(NodeId id) const {
   return it == prs_.end() ? nullptr : &it->second;
 }
 
-NodeStatus Raft::GetStatus() const {
+NodeStatus Raft::GetBasicStatus() const {
   NodeStatus s;
   s.id = id_;
   s.role = role_;
@@ -85,8 +85,13 @@ NodeStatus Raft::GetStatus() const {
   s.hard_state = hard_state();
   s.applied = log_.applied();
   s.last_index = log_.LastIndex();
-  s.conf_state = conf_;
   s.lead_transferee = lead_transferee_;
+  return s;
+}
+
+NodeStatus Raft::GetStatus() const {
+  NodeStatus s = GetBasicStatus();
+  s.conf_state = conf_;
   for (const auto& [id, pr] : prs_) {
     s.progress.push_back({id, pr.match, pr.next, pr.state, pr.recent_active, pr.is_learner,
                           pr.inflights.Count(), pr.pending_snapshot, pr.snapshot_offset});

@@ -67,6 +67,7 @@ Status RawNode::TransferLeadership(NodeId to) { return raft_->TransferLeadership
 Status RawNode::ReadIndex(std::string context) { return raft_->ReadIndex(std::move(context)); }
 void RawNode::ReportUnreachable(NodeId id) { raft_->ReportUnreachable(id); }
 NodeStatus RawNode::GetStatus() const { return raft_->GetStatus(); }
+NodeStatus RawNode::GetBasicStatus() const { return raft_->GetBasicStatus(); }
 NodeId RawNode::id() const { return raft_->id(); }
 
 bool RawNode::HasReady() const {

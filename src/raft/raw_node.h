@@ -204,6 +204,9 @@ class RawNode {
   void Advance(const Ready& ready);
 
   NodeStatus GetStatus() const;
+  // GetStatus without `conf_state` and `progress` (left empty): no allocation,
+  // cheap enough to call after every step (metrics, the simulator's invariants).
+  NodeStatus GetBasicStatus() const;
   NodeId id() const;
 
  private:

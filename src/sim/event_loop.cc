@@ -28,7 +28,7 @@ EventLoop::EventId EventLoop::ScheduleAt(int64_t time_us, Callback cb) {
   slots_[slot].cb = std::move(cb);
   slots_[slot].seq = seq;
   heap_.push_back(Event{time_us, seq, slot});
-  std::push_heap(heap_.begin(), heap_.end(), Later);
+  std::push_heap(heap_.begin(), heap_.end(), Later{});
   ++pending_;
   return MakeId(slot, seq);
 }
@@ -47,7 +47,7 @@ bool EventLoop::Cancel(EventId id) {
 
 bool EventLoop::PopLive(Event* e) {
   while (!heap_.empty()) {
-    std::pop_heap(heap_.begin(), heap_.end(), Later);
+    std::pop_heap(heap_.begin(), heap_.end(), Later{});
     *e = heap_.back();
     heap_.pop_back();
     Slot& s = slots_[e->slot];
@@ -80,7 +80,7 @@ bool EventLoop::RunUntil(int64_t time_us, const std::function<bool()>& stop) {
     const Event& top = heap_.front();
     if (slots_[top.slot].cb == nullptr) {  // cancelled: discard it
       Event dead;
-      std::pop_heap(heap_.begin(), heap_.end(), Later);
+      std::pop_heap(heap_.begin(), heap_.end(), Later{});
       dead = heap_.back();
       heap_.pop_back();
       slots_[dead.slot].seq = 0;

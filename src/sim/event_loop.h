@@ -68,10 +68,13 @@ class EventLoop {
     uint64_t seq = 0;  // the event occupying the slot; 0 = free
   };
   // Min-heap order: earliest time first, then lowest sequence number.
-  static bool Later(const Event& a, const Event& b) {
-    if (a.time_us != b.time_us) return a.time_us > b.time_us;
-    return a.seq > b.seq;
-  }
+  // A function object (not a function pointer) so the heap operations inline it.
+  struct Later {
+    bool operator()(const Event& a, const Event& b) const {
+      if (a.time_us != b.time_us) return a.time_us > b.time_us;
+      return a.seq > b.seq;
+    }
+  };
   static EventId MakeId(uint32_t slot, uint64_t seq) {
     return (static_cast<uint64_t>(slot) << 40) | (seq & ((uint64_t{1} << 40) - 1));
   }

@@ -207,7 +207,7 @@ bool RaftCluster::IsUp(NodeId id) const {
 uint64_t RaftCluster::TermOf(NodeId id) const {
   auto it = nodes_.find(id);
   if (it == nodes_.end() || !it->second->up) return 0;
-  return it->second->raw->GetStatus().hard_state.term;
+  return it->second->raw->GetBasicStatus().hard_state.term;
 }
 
 NodeId RaftCluster::Leader() const {
@@ -215,7 +215,7 @@ NodeId RaftCluster::Leader() const {
   uint64_t best_term = 0;
   for (const auto& [id, n] : nodes_) {
     if (!n->up) continue;
-    raft::NodeStatus s = n->raw->GetStatus();
+    raft::NodeStatus s = n->raw->GetBasicStatus();
     if (s.role == Role::kLeader && s.hard_state.term >= best_term) {
       best = id;
       best_term = s.hard_state.term;
@@ -296,8 +296,9 @@ void RaftCluster::FinishReady(NodeId id, uint64_t incarnation, uint64_t generati
     for (const Entry& e : ready->entries) has_own |= e.term == n.completeness_term;
     if (has_own) {
       const raft::MemoryLogStorage& storage = *n.disk->storage();
-      for (const auto& [index, th] : applied_) {
-        if (th.first >= n.completeness_term || index < storage.FirstIndex()) continue;
+      for (uint64_t index = storage.FirstIndex(); index < applied_.size(); ++index) {
+        const auto& th = applied_[index];
+        if (th.first == 0 || th.first >= n.completeness_term) continue;
         auto term = storage.Term(index);
         if (!term.ok() || *term != th.first) {
           Fail("leader completeness: leader " + std::to_string(id) + " of term " +
@@ -375,11 +376,15 @@ void RaftCluster::ApplyEntry(Node& n, const Entry& e) {
     return;
   }
   // State machine safety: one entry per index, whoever applies it.
-  auto [it, inserted] = applied_.emplace(e.index, std::make_pair(e.term, EntryHash(e)));
-  if (!inserted && (it->second.first != e.term || it->second.second != EntryHash(e))) {
+  if (applied_.size() <= e.index) applied_.resize(e.index + 1, {0, 0});
+  auto& seen = applied_[e.index];
+  const uint64_t hash = EntryHash(e);
+  if (seen.first == 0) {
+    seen = {e.term, hash};
+  } else if (seen.first != e.term || seen.second != hash) {
     Fail("state machine safety: node " + std::to_string(n.id) + " applied a different entry at " +
          std::to_string(e.index) + " (term " + std::to_string(e.term) + " vs " +
-         std::to_string(it->second.first) + ")");
+         std::to_string(seen.first) + ")");
     return;
   }
   n.applied = e.index;
@@ -475,7 +480,7 @@ void RaftCluster::MaybeSnapshot(Node& n) {
 
 void RaftCluster::AfterStep(Node& n) {
   if (!n.up || failed()) return;
-  raft::NodeStatus s = n.raw->GetStatus();
+  raft::NodeStatus s = n.raw->GetBasicStatus();
   if (s.role == Role::kLeader) {
     auto [it, inserted] = leader_of_term_.emplace(s.hard_state.term, n.id);
     if (inserted) {

@@ -19,11 +19,13 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "check/history.h"
 #include "check/linearizability.h"
 #include "common/random.h"
+#include "raft/limits.h"
 #include "raft/raw_node.h"
 #include "raft/types.h"
 #include "sim/disk.h"
@@ -54,7 +56,7 @@ struct ClusterOptions {
   int keys = 3;  // few keys, so clients contend
   FaultOptions faults;
 
-  int64_t tick_us = 10'000;  // 10 ms ticks: elections after 100-200 ms
+  int64_t tick_us = raft::kDefaultTickMicros;  // the runtime default: elections after 250-500 ms
   int election_tick = 10;
   int heartbeat_tick = 1;
   bool pre_vote = true;
@@ -186,9 +188,18 @@ class RaftCluster {
   std::map<NodeId, int> restart_in_steps_;
 
   // Global knowledge for the invariants.
-  std::map<uint64_t, NodeId> leader_of_term_;                      // election safety
-  std::map<std::pair<uint64_t, uint64_t>, uint64_t> log_entries_;  // (index, term) -> data hash
-  std::map<uint64_t, std::pair<uint64_t, uint64_t>> applied_;      // index -> (term, hash)
+  std::map<uint64_t, NodeId> leader_of_term_;  // election safety
+  struct IndexTermHash {
+    size_t operator()(const std::pair<uint64_t, uint64_t>& p) const {
+      return static_cast<size_t>(p.first * 0x9E3779B97F4A7C15ull ^ p.second);
+    }
+  };
+  // (index, term) -> data hash of every entry any node persisted (log matching).
+  // Only looked up, never iterated, so its order does not matter.
+  std::unordered_map<std::pair<uint64_t, uint64_t>, uint64_t, IndexTermHash> log_entries_;
+  // applied_[index] = (term, data hash) of the entry applied at index; term 0 =
+  // nobody applied it (yet). Dense: indexes start at 1.
+  std::vector<std::pair<uint64_t, uint64_t>> applied_;
   std::set<NodeId> voters_;    // as of the highest applied conf change
   std::set<NodeId> learners_;  // likewise
   uint64_t voters_index_ = 0;

@@ -102,7 +102,7 @@ void RaftCluster::HandleRequest(NodeId id, std::shared_ptr<Request> req) {
   }
   if (!st.ok()) {
     // Refused before entering the log: it cannot take effect.
-    Reply(*req, true, n.raw->GetStatus().leader_id, std::nullopt, false);
+    Reply(*req, true, n.raw->GetBasicStatus().leader_id, std::nullopt, false);
   }
   ProcessReady(n);
   AfterStep(n);
