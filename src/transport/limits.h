@@ -37,6 +37,11 @@ constexpr size_t kMaxClusterIdBytes = 256;
 constexpr size_t kDefaultMaxQueuedBatches = 4096;
 constexpr size_t kDefaultMaxQueuedBytes = 64u << 20;
 
+// Received bytes waiting for the core to handle them, per transport: a core that
+// has stalled (long fsync, GC of a huge batch) sees drops, which Raft repairs,
+// instead of the transport buffering without bound.
+constexpr size_t kDefaultMaxUndeliveredBytes = 128u << 20;
+
 // Frames gathered into one write: enough to amortise the syscall, few enough that
 // the iovec array stays small (IOV_MAX is 1024; each frame takes two buffers).
 constexpr size_t kMaxFramesPerWrite = 256;

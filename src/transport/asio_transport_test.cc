@@ -1,0 +1,472 @@
+#include "transport/asio_transport.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <asio.hpp>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/random.h"
+#include "common/thread_annotations.h"
+#include "transport/frame.h"
+
+namespace dkv::transport {
+namespace {
+
+using node::MessageBatch;
+using node::NodeId;
+using namespace std::chrono_literals;
+
+// Every wait in these tests is for a condition, with this deadline.
+constexpr auto kDeadline = 5s;
+
+bool WaitFor(const std::function<bool()>& done) {
+  const auto until = std::chrono::steady_clock::now() + kDeadline;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(2ms);
+  }
+  return true;
+}
+
+// A port nothing listens on right now (bind port 0, read it back, close).
+uint16_t FreePort() {
+  asio::io_context io;
+  asio::ip::tcp::acceptor a(io, asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+  return a.local_endpoint().port();
+}
+
+MessageBatch Batch(NodeId from, NodeId to, uint64_t seq) {
+  MessageBatch b;
+  b.from = from;
+  b.to = to;
+  node::Envelope env;
+  env.shard = 100 + seq;
+  env.msg.type = raft::MessageType::kMsgApp;
+  env.msg.from = from;
+  env.msg.to = to;
+  env.msg.term = 3;
+  env.msg.index = seq;
+  env.msg.entries.push_back(raft::Entry{3, seq + 1, raft::EntryType::kNormal,
+                                        raft::Payload("value-" + std::to_string(seq))});
+  b.messages.push_back(env);
+  return b;
+}
+
+// What one node received, filled on the core thread.
+struct Inbox {
+  Mutex mu;
+  std::vector<MessageBatch> batches GUARDED_BY(mu);
+
+  size_t size() {
+    MutexLock lock(&mu);
+    return batches.size();
+  }
+  std::vector<MessageBatch> Take() {
+    MutexLock lock(&mu);
+    return std::move(batches);
+  }
+};
+
+// A raw TCP client, to speak garbage (POSIX sockets so reads can time out).
+class RawClient {
+ public:
+  explicit RawClient(uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    timeval tv{};
+    tv.tv_sec = std::chrono::duration_cast<std::chrono::seconds>(kDeadline).count();
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  }
+  ~RawClient() { ::close(fd_); }
+  bool connected() const { return connected_; }
+  void Write(std::string_view bytes) {
+    // A write may fail once the server has closed; the test checks the close.
+    (void)!::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+  }
+  // Reads until the server closes the connection; false if it is still open at
+  // the deadline.
+  bool ReadUntilClosed() {
+    char buf[4096];
+    for (;;) {
+      ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
+      if (n == 0) return true;
+      if (n < 0) return errno != EAGAIN && errno != EWOULDBLOCK;
+    }
+  }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+};
+
+std::string HelloBytes(NodeId id, const std::string& cluster) {
+  rpc::Frame f;
+  f.mutable_hello()->set_node_id(id);
+  f.mutable_hello()->set_cluster_id(cluster);
+  f.mutable_hello()->set_protocol_version(kProtocolVersion);
+  return *EncodeFrame(f);
+}
+
+std::string HeaderClaiming(uint32_t length) {
+  std::string s;
+  for (int shift = 24; shift >= 0; shift -= 8) s.push_back(static_cast<char>(length >> shift));
+  s.append(4, '\0');
+  return s;
+}
+
+class AsioTransportTest : public ::testing::Test {
+ protected:
+  AsioTransportTest()
+      : work_(asio::make_work_guard(core_io_)),
+        sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(2000)),
+        logger_(std::make_shared<spdlog::logger>("transport-test", sink_)) {
+    logger_->set_level(spdlog::level::debug);
+    core_thread_ = std::thread([this] { core_io_.run(); });
+  }
+
+  ~AsioTransportTest() override {
+    transports_.clear();
+    work_.reset();
+    core_io_.stop();
+    core_thread_.join();
+  }
+
+  // Node `id` of a cluster whose nodes listen on ports_ (assigned on first use).
+  AsioTransportOptions Options(NodeId id, const std::vector<NodeId>& nodes,
+                               const std::string& cluster = "test-cluster") {
+    AsioTransportOptions o;
+    o.self = id;
+    o.cluster_id = cluster;
+    for (NodeId n : nodes) {
+      if (ports_.count(n) == 0) ports_[n] = FreePort();
+      o.peers.push_back({n, "127.0.0.1", ports_[n]});
+    }
+    o.listen_port = ports_.at(id);
+    o.backoff_min = 5ms;
+    o.backoff_max = 100ms;
+    o.dial_timeout = 1s;
+    o.handshake_timeout = 1s;
+    o.jitter_seed = 42 + id;
+    o.logger = logger_;
+    return o;
+  }
+
+  AsioTransport* StartNode(AsioTransportOptions o) {
+    const NodeId id = o.self;
+    inboxes_.try_emplace(id, std::make_unique<Inbox>());
+    Inbox* inbox = inboxes_.at(id).get();
+    Result<std::unique_ptr<AsioTransport>> t =
+        AsioTransport::Start(std::move(o), &core_io_, [inbox](MessageBatch b) {
+          MutexLock lock(&inbox->mu);
+          inbox->batches.push_back(std::move(b));
+        });
+    EXPECT_TRUE(t.ok()) << t.status().ToString();
+    if (!t.ok()) return nullptr;
+    transports_[id] = std::move(*t);
+    return transports_[id].get();
+  }
+
+  void StopNode(NodeId id) { transports_.erase(id); }
+
+  static PeerStats StatsFor(const AsioTransport* t, NodeId peer) {
+    for (const PeerStats& s : t->Stats()) {
+      if (s.peer == peer) return s;
+    }
+    ADD_FAILURE() << "no stats for peer " << peer;
+    return {};
+  }
+
+  static bool Connected(const AsioTransport* t, NodeId peer) { return StatsFor(t, peer).connected; }
+
+  bool LogContains(const std::string& text) {
+    for (const std::string& line : sink_->last_formatted()) {
+      if (line.find(text) != std::string::npos) return true;
+    }
+    return false;
+  }
+  std::string Log() {
+    std::string all;
+    for (const std::string& line : sink_->last_formatted()) all += line;
+    return all;
+  }
+
+  Inbox& inbox(NodeId id) { return *inboxes_.at(id); }
+
+  asio::io_context core_io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::thread core_thread_;
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
+  std::shared_ptr<spdlog::logger> logger_;
+  std::map<NodeId, uint16_t> ports_;
+  std::map<NodeId, std::unique_ptr<Inbox>> inboxes_;  // outlive the transports
+  std::map<NodeId, std::unique_ptr<AsioTransport>> transports_;
+};
+
+TEST_F(AsioTransportTest, TwoTransportsExchangeBatchesInOrderBothWays) {
+  AsioTransport* a = StartNode(Options(1, {1, 2}));
+  AsioTransport* b = StartNode(Options(2, {1, 2}));
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(WaitFor([&] { return Connected(a, 2) && Connected(b, 1); })) << Log();
+
+  constexpr uint64_t kBatches = 200;
+  for (uint64_t i = 0; i < kBatches; i++) {
+    a->Send(Batch(1, 2, i));
+    b->Send(Batch(2, 1, i));
+  }
+  ASSERT_TRUE(WaitFor([&] { return inbox(1).size() == kBatches && inbox(2).size() == kBatches; }))
+      << inbox(1).size() << " " << inbox(2).size() << "\n"
+      << Log();
+  for (NodeId to : {1, 2}) {
+    const NodeId from = 3 - to;
+    std::vector<MessageBatch> got = inbox(to).Take();
+    for (uint64_t i = 0; i < kBatches; i++) {
+      ASSERT_EQ(got[i].from, from);
+      ASSERT_EQ(got[i].to, to);
+      ASSERT_EQ(got[i].messages.size(), 1u);
+      const raft::Message& m = got[i].messages[0].msg;
+      EXPECT_EQ(got[i].messages[0].shard, 100 + i);
+      EXPECT_EQ(m.index, i);  // TCP on one connection keeps the order
+      ASSERT_EQ(m.entries.size(), 1u);
+      EXPECT_EQ(m.entries[0].data.ToString(), "value-" + std::to_string(i));
+    }
+  }
+  ASSERT_TRUE(WaitFor([&] { return StatsFor(a, 2).batches_sent == kBatches; }));
+  const PeerStats s = StatsFor(a, 2);
+  EXPECT_EQ(s.batches_dropped, 0u);
+  EXPECT_EQ(s.queued_batches, 0u);
+  EXPECT_GT(s.bytes_sent, kBatches * kFrameHeaderBytes);
+  EXPECT_EQ(StatsFor(b, 1).batches_received, kBatches);
+  EXPECT_EQ(a->inbound_rejected(), 0u);
+}
+
+TEST_F(AsioTransportTest, ThreeTransportsExchangeAllToAll) {
+  const std::vector<NodeId> nodes = {1, 2, 3};
+  for (NodeId id : nodes) ASSERT_NE(StartNode(Options(id, nodes)), nullptr);
+  ASSERT_TRUE(WaitFor([&] {
+    for (NodeId x : nodes) {
+      for (NodeId y : nodes) {
+        if (x != y && !Connected(transports_[x].get(), y)) return false;
+      }
+    }
+    return true;
+  })) << Log();
+  for (uint64_t i = 0; i < 50; i++) {
+    for (NodeId x : nodes) {
+      for (NodeId y : nodes) {
+        if (x != y) transports_[x]->Send(Batch(x, y, i));
+      }
+    }
+  }
+  ASSERT_TRUE(WaitFor([&] {
+    return inbox(1).size() == 100 && inbox(2).size() == 100 && inbox(3).size() == 100;
+  })) << Log();
+  for (NodeId to : nodes) {
+    std::map<NodeId, uint64_t> next;  // per sender, batches arrive in order
+    for (const MessageBatch& b : inbox(to).Take()) {
+      EXPECT_EQ(b.to, to);
+      EXPECT_EQ(b.messages.at(0).msg.index, next[b.from]++);
+    }
+    EXPECT_EQ(next.size(), 2u);
+  }
+}
+
+TEST_F(AsioTransportTest, ListenPortZeroBindsAFreePortAndReportsIt) {
+  AsioTransportOptions o = Options(1, {1, 2});
+  o.listen_port = 0;
+  AsioTransport* t = StartNode(std::move(o));
+  ASSERT_NE(t, nullptr);
+  EXPECT_NE(t->listen_port(), 0);
+  RawClient client(t->listen_port());
+  EXPECT_TRUE(client.connected());
+}
+
+TEST_F(AsioTransportTest, BadOptionsAreInvalidArgument) {
+  AsioTransportOptions o = Options(1, {1, 2});
+  o.peers.push_back(o.peers.back());
+  EXPECT_TRUE(AsioTransport::Start(o, &core_io_, [](MessageBatch) {}).status().IsInvalidArgument());
+  o = Options(1, {1, 2});
+  o.backoff_min = 10s;
+  EXPECT_TRUE(AsioTransport::Start(o, &core_io_, [](MessageBatch) {}).status().IsInvalidArgument());
+  o = Options(1, {1, 2});
+  o.listen_host = "not-an-ip";
+  EXPECT_TRUE(AsioTransport::Start(o, &core_io_, [](MessageBatch) {}).status().IsInvalidArgument());
+}
+
+TEST_F(AsioTransportTest, PortInUseIsIOError) {
+  AsioTransport* a = StartNode(Options(1, {1, 2}));
+  ASSERT_NE(a, nullptr);
+  AsioTransportOptions o = Options(2, {1, 2});
+  o.listen_port = a->listen_port();
+  Result<std::unique_ptr<AsioTransport>> t =
+      AsioTransport::Start(o, &core_io_, [](MessageBatch) {});
+  EXPECT_TRUE(t.status().IsIOError()) << t.status().ToString();
+}
+
+TEST_F(AsioTransportTest, RestartedPeerIsReconnected) {
+  AsioTransport* a = StartNode(Options(1, {1, 2}));
+  ASSERT_NE(StartNode(Options(2, {1, 2})), nullptr);
+  ASSERT_TRUE(WaitFor([&] { return Connected(a, 2); })) << Log();
+  a->Send(Batch(1, 2, 0));
+  ASSERT_TRUE(WaitFor([&] { return inbox(2).size() == 1; }));
+
+  StopNode(2);
+  ASSERT_TRUE(WaitFor([&] { return !a->Reachable(2); })) << Log();
+  EXPECT_GE(StatsFor(a, 2).dials_failed, 1u);
+  EXPECT_TRUE(LogContains("unreachable"));
+
+  AsioTransport* b = StartNode(Options(2, {1, 2}));
+  ASSERT_NE(b, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return Connected(a, 2) && Connected(b, 1); })) << Log();
+  EXPECT_EQ(StatsFor(a, 2).reconnects, 1u);
+  a->Send(Batch(1, 2, 1));
+  b->Send(Batch(2, 1, 7));
+  ASSERT_TRUE(WaitFor([&] { return inbox(2).size() == 2 && inbox(1).size() == 1; })) << Log();
+  EXPECT_EQ(inbox(2).Take().back().messages.at(0).msg.index, 1u);
+  EXPECT_EQ(inbox(1).Take().back().messages.at(0).msg.index, 7u);
+}
+
+TEST_F(AsioTransportTest, DownPeerMakesSendDropWithBoundedQueueNotBlock) {
+  AsioTransportOptions o = Options(1, {1, 2});  // nobody listens on node 2's port
+  o.max_queued_batches = 16;
+  o.max_queued_bytes = 1 << 20;
+  AsioTransport* a = StartNode(std::move(o));
+  ASSERT_NE(a, nullptr);
+  constexpr uint64_t kBatches = 20000;
+  for (uint64_t i = 0; i < kBatches; i++) {
+    a->Send(Batch(1, 2, i));
+    const PeerStats s = StatsFor(a, 2);
+    ASSERT_LE(s.queued_batches, 16u);
+    ASSERT_LE(s.queued_bytes, size_t{1} << 20);
+  }
+  const PeerStats s = StatsFor(a, 2);
+  EXPECT_EQ(s.batches_dropped + s.queued_batches, kBatches);
+  EXPECT_EQ(s.batches_sent, 0u);
+  ASSERT_TRUE(WaitFor([&] { return StatsFor(a, 2).dials_failed >= 3; })) << Log();
+  // Failures after the first are not warnings, so a long outage does not flood the log.
+  EXPECT_TRUE(LogContains("redialing with backoff"));
+  EXPECT_TRUE(LogContains("still unreachable"));
+}
+
+TEST_F(AsioTransportTest, ByteBoundDropsLargeBatches) {
+  AsioTransportOptions o = Options(1, {1, 2});  // node 2 down: queue never drains while dialing
+  o.max_queued_bytes = 64 << 10;
+  AsioTransport* a = StartNode(std::move(o));
+  ASSERT_NE(a, nullptr);
+  MessageBatch big = Batch(1, 2, 0);
+  big.messages[0].msg.entries[0].data = raft::Payload(std::string(40 << 10, 'x'));
+  for (int i = 0; i < 100; i++) {
+    a->Send(big);
+    ASSERT_LE(StatsFor(a, 2).queued_bytes, size_t{64} << 10);
+  }
+  EXPECT_GE(StatsFor(a, 2).batches_dropped, 99u);
+}
+
+TEST_F(AsioTransportTest, GarbageSpeakingClientsAreDisconnectedAndOthersKeepWorking) {
+  // Node 3 is in the peer list but never runs: the raw client below poses as it.
+  AsioTransport* a = StartNode(Options(1, {1, 2, 3}));
+  AsioTransport* b = StartNode(Options(2, {1, 2, 3}));
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(WaitFor([&] { return Connected(a, 2) && Connected(b, 1); })) << Log();
+
+  const uint64_t seed = 5150;
+  Rng rng(seed);
+  {
+    RawClient client(a->listen_port());
+    ASSERT_TRUE(client.connected());
+    std::string junk(1000, '\0');
+    for (char& c : junk) c = static_cast<char>(rng.Uniform(256));
+    client.Write(junk);
+    EXPECT_TRUE(client.ReadUntilClosed()) << "seed " << seed;
+  }
+  {
+    RawClient client(a->listen_port());
+    client.Write(HeaderClaiming(0xffffffff));
+    EXPECT_TRUE(client.ReadUntilClosed());
+    ASSERT_TRUE(WaitFor([&] { return LogContains("length 4294967295 over the limit 4096"); }))
+        << Log();
+  }
+  {
+    // A good Hello, then a frame over the post-handshake limit.
+    RawClient client(a->listen_port());
+    client.Write(HelloBytes(3, "test-cluster") + HeaderClaiming(kMaxFrameBytes + 1));
+    EXPECT_TRUE(client.ReadUntilClosed());
+    ASSERT_TRUE(WaitFor([&] { return LogContains("over the limit 67108864"); })) << Log();
+  }
+  {
+    // A good Hello, then a batch that claims to come from another node.
+    RawClient client(a->listen_port());
+    rpc::Frame f;
+    f.mutable_raft_batch()->set_from(2);
+    f.mutable_raft_batch()->set_to(1);
+    client.Write(HelloBytes(3, "test-cluster") + *EncodeFrame(f));
+    EXPECT_TRUE(client.ReadUntilClosed());
+    ASSERT_TRUE(WaitFor([&] { return LogContains("on node 3's connection"); })) << Log();
+  }
+  EXPECT_GE(a->inbound_rejected(), 4u);
+  EXPECT_TRUE(inbox(1).Take().empty());
+
+  // The real peers never noticed.
+  a->Send(Batch(1, 2, 1));
+  b->Send(Batch(2, 1, 2));
+  ASSERT_TRUE(WaitFor([&] { return inbox(1).size() == 1 && inbox(2).size() == 1; })) << Log();
+  EXPECT_EQ(StatsFor(a, 2).reconnects, 0u);
+  EXPECT_EQ(StatsFor(b, 1).reconnects, 0u);
+}
+
+TEST_F(AsioTransportTest, UnknownNodeIdIsRefused) {
+  AsioTransport* a = StartNode(Options(1, {1, 2}));
+  ASSERT_NE(a, nullptr);
+  RawClient client(a->listen_port());
+  client.Write(HelloBytes(99, "test-cluster"));
+  EXPECT_TRUE(client.ReadUntilClosed());
+  ASSERT_TRUE(WaitFor([&] { return LogContains("unknown node id 99 (not a peer)"); })) << Log();
+  EXPECT_EQ(a->inbound_rejected(), 1u);
+}
+
+TEST_F(AsioTransportTest, SilentClientIsClosedAfterTheHandshakeTimeout) {
+  AsioTransportOptions o = Options(1, {1, 2});
+  o.handshake_timeout = 50ms;
+  AsioTransport* a = StartNode(std::move(o));
+  ASSERT_NE(a, nullptr);
+  RawClient client(a->listen_port());
+  EXPECT_TRUE(client.ReadUntilClosed());  // our Hello arrives, then the close
+  ASSERT_TRUE(WaitFor([&] { return LogContains("no Hello within the handshake timeout"); }))
+      << Log();
+}
+
+TEST_F(AsioTransportTest, WrongClusterIdIsRefusedBothWays) {
+  AsioTransport* a = StartNode(Options(1, {1, 3}));
+  AsioTransport* c = StartNode(Options(3, {1, 3}, "other-cluster"));
+  ASSERT_TRUE(a && c);
+  ASSERT_TRUE(WaitFor([&] {
+    return LogContains("wrong cluster id 'other-cluster' (this node is in 'test-cluster')") &&
+           LogContains("wrong cluster id 'test-cluster' (this node is in 'other-cluster')") &&
+           StatsFor(a, 3).dials_failed >= 1 && StatsFor(c, 1).dials_failed >= 1;
+  })) << Log();
+  for (uint64_t i = 0; i < 100; i++) c->Send(Batch(3, 1, i));
+  EXPECT_FALSE(Connected(c, 1));
+  EXPECT_FALSE(Connected(a, 3));
+  EXPECT_EQ(StatsFor(a, 3).batches_received, 0u);
+  EXPECT_EQ(StatsFor(c, 1).batches_sent, 0u);
+  EXPECT_GE(a->inbound_rejected(), 1u);
+}
+
+}  // namespace
+}  // namespace dkv::transport
