@@ -217,6 +217,16 @@ int ClusterStatus(const std::string& dir, const std::string& config_flag, bool j
   return up == static_cast<int>(nodes.size()) ? 0 : 1;
 }
 
+// Prints the client addresses, comma separated, for scripts (kvload, redis-cli).
+int ClusterEndpoints(const std::string& dir, const std::string& config_flag) {
+  auto config = LoadExisting(ConfigPath(dir, config_flag));
+  if (!config.ok()) return Fail(config.status());
+  std::string out;
+  for (const auto& node : config->nodes) out += (out.empty() ? "" : ",") + node.client_addr;
+  std::cout << out << "\n";
+  return 0;
+}
+
 int ClusterDown(const std::string& dir, const std::string& config_flag, int timeout_ms) {
   auto config = LoadExisting(ConfigPath(dir, config_flag));
   if (!config.ok()) return Fail(config.status());
@@ -273,9 +283,15 @@ int main(int argc, char** argv) {
   down_cmd->add_option("--timeout-ms", down_timeout_ms, "wait after SIGTERM before SIGKILL")
       ->capture_default_str();
 
+  CLI::App* endpoints_cmd =
+      cluster->add_subcommand("endpoints", "print client addresses, comma separated");
+  endpoints_cmd->add_option("--dir", dir, "cluster directory")->capture_default_str();
+  endpoints_cmd->add_option("--config", config_flag, "cluster TOML");
+
   CLI11_PARSE(app, argc, argv);
   if (up_cmd->parsed()) return ClusterUp(up);
   if (status_cmd->parsed()) return ClusterStatus(dir, config_flag, json);
+  if (endpoints_cmd->parsed()) return ClusterEndpoints(dir, config_flag);
   if (down_cmd->parsed()) return ClusterDown(dir, config_flag, down_timeout_ms);
   return 2;
 }

@@ -119,6 +119,11 @@ TEST_F(ClusterProcessTest, UpStatusDownLeavesNoProcess) {
       << status.output;
   for (const auto& n : config->nodes) EXPECT_TRUE(Contains(status.output, n.client_addr));
 
+  RunResult endpoints = Distkv("cluster endpoints --dir " + dir_);
+  EXPECT_EQ(endpoints.exit_code, 0);
+  EXPECT_EQ(endpoints.output, config->nodes[0].client_addr + "," + config->nodes[1].client_addr +
+                                  "," + config->nodes[2].client_addr + "\n");
+
   RunResult json = Distkv("cluster status --json --dir " + dir_);
   EXPECT_EQ(json.exit_code, 0) << json.output;
   EXPECT_TRUE(Contains(json.output, "\"nodes_up\":3")) << json.output;
