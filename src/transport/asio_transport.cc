@@ -58,16 +58,18 @@ struct Delivery {
 // Handlers hold a shared_ptr to it; Peer::conn names the current one, so a
 // completion for a replaced connection sees conn != peer->conn and stops.
 struct OutConn {
-  explicit OutConn(asio::io_context& io) : socket(io), resolver(io), timer(io) {}
+  explicit OutConn(asio::io_context& io) : socket(io), resolver(io), timer(io), write_timer(io) {}
   tcp::socket socket;
   tcp::resolver resolver;
-  asio::steady_timer timer;  // dial timeout
+  asio::steady_timer timer;        // dial timeout
+  asio::steady_timer write_timer;  // write stall timeout
   FrameDecoder decoder{kMaxHelloFrameBytes};
   std::vector<char> read_buf = std::vector<char>(4096);
   std::string hello;                 // our encoded Hello, kept until written
   bool established = false;          // the peer's Hello was good
   std::vector<std::string> writing;  // frames of the write in flight
   size_t writing_bytes = 0;
+  uint64_t write_seq = 0;  // numbers writes, so a stale stall timer is recognised
 };
 
 // An accepted connection: Hello, then RaftBatch frames from one peer.
@@ -223,7 +225,8 @@ Status AsioTransport::Impl::Validate() const {
   if (options_.backoff_min.count() <= 0 || options_.backoff_min > options_.backoff_max) {
     return Status::InvalidArgument(where, "need 0 < backoff_min <= backoff_max");
   }
-  if (options_.dial_timeout.count() <= 0 || options_.handshake_timeout.count() <= 0) {
+  if (options_.dial_timeout.count() <= 0 || options_.handshake_timeout.count() <= 0 ||
+      options_.write_stall_timeout.count() <= 0) {
     return Status::InvalidArgument(where, "timeouts must be positive");
   }
   return Status::OK();
@@ -361,6 +364,7 @@ void AsioTransport::Impl::Shutdown() {
     if (p->conn) {
       p->conn->resolver.cancel();
       p->conn->timer.cancel();
+      p->conn->write_timer.cancel();
       p->conn->socket.close(ignored);
     }
   }
@@ -468,6 +472,7 @@ void AsioTransport::Impl::FailOut(Peer* p, const std::shared_ptr<OutConn>& c, co
   asio::error_code ignored;
   c->resolver.cancel();
   c->timer.cancel();
+  c->write_timer.cancel();
   c->socket.close(ignored);  // the write in flight, if any, completes aborted; c keeps its buffers
   if (!p->failure_logged) {
     log_->warn("transport {}: node {} at {}:{} unreachable: {}; redialing with backoff",
@@ -527,8 +532,16 @@ void AsioTransport::Impl::StartWrite(Peer* p) {
     buffers.push_back(asio::buffer(frame));
     c->writing_bytes += frame.size();
   }
+  const uint64_t seq = ++c->write_seq;
+  c->write_timer.expires_after(options_.write_stall_timeout);
+  c->write_timer.async_wait([this, p, c, seq](const asio::error_code& ec) {
+    // A timer that fired as its write completed finds a newer write or none.
+    if (stopping_ || ec || c != p->conn || seq != c->write_seq || c->writing.empty()) return;
+    FailOut(p, c, Status::TimedOut("write", "no progress within the write stall timeout"));
+  });
   asio::async_write(c->socket, buffers, [this, p, c](const asio::error_code& ec, size_t) {
     if (stopping_ || c != p->conn) return;  // FailOut counted the frames as dropped
+    c->write_timer.cancel();
     if (ec) return FailOut(p, c, Status::IOError("write", ec.message()));
     {
       MutexLock lock(&mu_);

@@ -62,6 +62,7 @@ struct AsioTransportOptions {
   std::chrono::milliseconds backoff_max = kDefaultBackoffMax;
   std::chrono::milliseconds dial_timeout = kDefaultDialTimeout;
   std::chrono::milliseconds handshake_timeout = kDefaultHandshakeTimeout;
+  std::chrono::milliseconds write_stall_timeout = kDefaultWriteStallTimeout;
   // Seeds the backoff jitter; 0 derives a seed from `self`.
   uint64_t jitter_seed = 0;
 

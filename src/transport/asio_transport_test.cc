@@ -430,6 +430,66 @@ TEST_F(AsioTransportTest, GarbageSpeakingClientsAreDisconnectedAndOthersKeepWork
   EXPECT_EQ(StatsFor(b, 1).reconnects, 0u);
 }
 
+// A fake node 2 that completes the handshake and then never reads.
+class DeafServer {
+ public:
+  explicit DeafServer(uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bound_ = ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+             ::listen(fd_, 16) == 0;
+    thread_ = std::thread([this] {
+      conn_ = ::accept(fd_, nullptr, nullptr);
+      if (conn_ < 0) return;
+      char buf[256];
+      (void)!::recv(conn_, buf, sizeof(buf), 0);  // the dialer's Hello
+      const std::string hello = HelloBytes(2, "test-cluster");
+      (void)!::send(conn_, hello.data(), hello.size(), MSG_NOSIGNAL);
+    });
+  }
+  ~DeafServer() {
+    ::shutdown(fd_, SHUT_RDWR);  // wakes accept() if no one came
+    thread_.join();
+    if (conn_ >= 0) ::close(conn_);
+    ::close(fd_);
+  }
+  bool bound() const { return bound_; }
+
+ private:
+  int fd_ = -1;
+  int conn_ = -1;
+  bool bound_ = false;
+  std::thread thread_;
+};
+
+TEST_F(AsioTransportTest, PeerThatStopsReadingCausesDropsThenAStallTimeout) {
+  AsioTransportOptions o = Options(1, {1, 2});
+  o.max_queued_bytes = 1 << 20;
+  o.write_stall_timeout = 300ms;
+  DeafServer deaf(ports_.at(2));
+  ASSERT_TRUE(deaf.bound());
+  AsioTransport* a = StartNode(std::move(o));
+  ASSERT_NE(a, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return Connected(a, 2); })) << Log();
+
+  MessageBatch big = Batch(1, 2, 0);
+  big.messages[0].msg.entries[0].data = raft::Payload(std::string(64 << 10, 'x'));
+  // 128 MiB offered: far more than the socket buffers and the queue hold.
+  for (int i = 0; i < 2048; i++) {
+    a->Send(big);
+    ASSERT_LE(StatsFor(a, 2).queued_bytes, size_t{1} << 20);
+  }
+  EXPECT_GT(StatsFor(a, 2).batches_dropped, 0u);
+  ASSERT_TRUE(WaitFor([&] { return StatsFor(a, 2).dials_failed >= 1; })) << Log();
+  EXPECT_TRUE(LogContains("no progress within the write stall timeout")) << Log();
+  EXPECT_LT(StatsFor(a, 2).batches_sent, 2048u);
+}
+
 TEST_F(AsioTransportTest, UnknownNodeIdIsRefused) {
   AsioTransport* a = StartNode(Options(1, {1, 2}));
   ASSERT_NE(a, nullptr);

@@ -58,6 +58,12 @@ constexpr std::chrono::milliseconds kDefaultBackoffMax{2000};
 // SYN retries.
 constexpr std::chrono::milliseconds kDefaultDialTimeout{2000};
 
+// A write that makes no progress for this long means the peer stopped reading
+// or vanished without a FIN (a silent partition): the connection is dropped and
+// redialed, so Reachable turns false. At the frame limit this still allows a
+// 64 MiB write over a link of ~60 Mbit/s.
+constexpr std::chrono::milliseconds kDefaultWriteStallTimeout{10000};
+
 // An accepted connection must complete its Hello within this, and at most this
 // many may be waiting to: garbage-speaking or idle clients cannot pile up sockets.
 constexpr std::chrono::milliseconds kDefaultHandshakeTimeout{2000};
