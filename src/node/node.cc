@@ -1,0 +1,481 @@
+#include "node/node.h"
+
+#include <algorithm>
+
+#include "common/assert.h"
+#include "common/coding.h"
+#include "common/hash.h"
+#include "node/limits.h"
+
+namespace dkv::node {
+
+struct Node::Replica {
+  ShardId shard = 0;
+  GroupLog* log = nullptr;  // owned by the store
+  std::unique_ptr<ShardStateMachine> sm;
+  std::unique_ptr<raft::RawNode> raw;
+  // Proposals by log index; (index, term) names the entry this leader appended.
+  std::map<uint64_t, PendingProposal> proposals;
+  // Reads waiting for their read index, by ReadIndex context.
+  std::map<std::string, PendingRead> reads_by_context;
+  // Reads whose read index is known, waiting for applied >= index.
+  std::vector<PendingRead> reads_waiting;
+};
+
+namespace {
+
+std::string EncodeReplicaInfo(const std::vector<NodeId>& peers) {
+  std::string v;
+  PutVarint64(&v, peers.size());
+  for (NodeId p : peers) PutVarint64(&v, p);
+  return v;
+}
+
+Result<std::vector<NodeId>> DecodeReplicaInfo(std::string_view v) {
+  uint64_t n;
+  if (!GetVarint64(&v, &n) || n > v.size()) return Status::Corruption("replica info", "bad count");
+  std::vector<NodeId> peers;
+  for (uint64_t i = 0; i < n; i++) {
+    uint64_t id;
+    if (!GetVarint64(&v, &id)) return Status::Corruption("replica info", "bad id");
+    peers.push_back(id);
+  }
+  if (!v.empty()) return Status::Corruption("replica info", "trailing bytes");
+  return peers;
+}
+
+std::string ShardName(ShardId shard) { return "shard " + std::to_string(shard); }
+
+}  // namespace
+
+Node::Node(const NodeOptions& options, Transport* transport)
+    : options_(options),
+      transport_(transport),
+      env_(options.env != nullptr ? options.env : storage::Env::Posix()) {}
+
+Node::~Node() = default;
+
+Result<std::unique_ptr<Node>> Node::Open(const NodeOptions& options, Transport* transport) {
+  if (options.id == raft::kNoNode) return Status::InvalidArgument("node options", "id is 0");
+  if (options.clock == nullptr) return Status::InvalidArgument("node options", "no clock");
+  if (options.data_dir.empty()) return Status::InvalidArgument("node options", "no data_dir");
+  if (transport == nullptr) return Status::InvalidArgument("node options", "no transport");
+  std::unique_ptr<Node> node(new Node(options, transport));
+  node->hlc_ = std::make_unique<Hlc>(*options.clock, options.max_clock_offset_us);
+  DKV_RETURN_IF_ERROR(node->env_->CreateDir(options.data_dir));
+  DKV_ASSIGN_OR_RETURN(node->store_, RaftLogStore::Open(node->env_, options.data_dir + "/raft"));
+  for (ShardId shard : node->store_->Groups()) {
+    Result<std::string> info = node->store_->GetReplicaInfo(shard);
+    if (info.status().IsNotFound()) continue;  // records of no replica: ignored
+    DKV_RETURN_IF_ERROR(info.status());
+    DKV_ASSIGN_OR_RETURN(std::vector<NodeId> peers, DecodeReplicaInfo(*info));
+    DKV_RETURN_IF_ERROR(node->OpenReplica(shard, peers).WithContext(ShardName(shard)));
+  }
+  return node;
+}
+
+Status Node::OpenReplica(ShardId shard, const std::vector<NodeId>& peers) {
+  auto r = std::make_unique<Replica>();
+  r->shard = shard;
+  DKV_ASSIGN_OR_RETURN(r->sm, ShardStateMachine::Open(env_, options_.data_dir, shard));
+  r->log = store_->GetOrCreate(shard);
+  const AppliedState& applied = r->sm->applied();
+  if (applied.index > r->log->hard_state().commit) {
+    // The shard engine installed a snapshot but the crash came before the raft
+    // engine recorded it: finish the install (the engine is the durable part).
+    DKV_RETURN_IF_ERROR(store_->ApplySnapshot(shard, {applied.index, applied.term, applied.conf}));
+    raft::HardState hs = r->log->hard_state();
+    if (hs.term < applied.term) hs = raft::HardState{applied.term, raft::kNoNode, 0};
+    hs.commit = applied.index;
+    store_->SetHardState(shard, hs);
+    DKV_RETURN_IF_ERROR(store_->Commit(true));
+  }
+  if (applied.index + 1 < r->log->FirstIndex()) {
+    return Status::Corruption(ShardName(shard),
+                              "log compacted to " + std::to_string(r->log->FirstIndex() - 1) +
+                                  " beyond the applied index " + std::to_string(applied.index));
+  }
+  raft::Config c;
+  c.id = options_.id;
+  c.peers = peers;
+  c.election_tick = options_.election_tick;
+  c.heartbeat_tick = options_.heartbeat_tick;
+  c.applied = applied.index;
+  c.pre_vote = options_.pre_vote;
+  c.check_quorum = options_.check_quorum;
+  c.max_snapshot_chunk_bytes = options_.max_snapshot_chunk_bytes;
+  c.forward_proposals = false;  // the server forwards, with the leader hint we return
+  c.rng_seed = options_.rng_seed ^ Hash64(std::to_string(shard), options_.id);
+  DKV_ASSIGN_OR_RETURN(r->raw, raft::RawNode::Create(c, r->log));
+  // Snapshots are made on demand at the applied index, from a checkpoint of
+  // the shard engine, whose applied state gives the metadata.
+  ShardStateMachine* sm = r->sm.get();
+  r->log->SetSnapshotProvider([sm]() -> Result<raft::Snapshot> {
+    raft::Snapshot s;
+    DKV_ASSIGN_OR_RETURN(s.data, sm->CreateSnapshot());
+    const AppliedState& a = sm->applied();
+    s.metadata = raft::SnapshotMetadata{a.index, a.term, a.conf};
+    return s;
+  });
+  replicas_[shard] = std::move(r);
+  return Status::OK();
+}
+
+Status Node::CreateReplica(ShardId shard, std::vector<NodeId> peers) {
+  if (!failed_.ok()) return failed_;
+  if (HasReplica(shard)) return Status::InvalidArgument(ShardName(shard), "already hosted");
+  if (!peers.empty() && std::find(peers.begin(), peers.end(), options_.id) == peers.end()) {
+    return Status::InvalidArgument(ShardName(shard), "founding peers do not include this node");
+  }
+  store_->PutReplicaInfo(shard, EncodeReplicaInfo(peers));
+  DKV_RETURN_IF_ERROR(store_->Commit(true));
+  return OpenReplica(shard, peers);
+}
+
+Status Node::RemoveReplica(ShardId shard) {
+  DKV_ASSIGN_OR_RETURN(Replica * r, Get(shard));
+  for (auto& [index, p] : r->proposals) {
+    Complete(p.token, Status::Unavailable(ShardName(shard), "replica removed"), index);
+  }
+  for (auto& [ctx, read] : r->reads_by_context) {
+    Complete(read.token, Status::Unavailable(ShardName(shard), "replica removed"));
+  }
+  for (PendingRead& read : r->reads_waiting) {
+    Complete(read.token, Status::Unavailable(ShardName(shard), "replica removed"));
+  }
+  r->raw.reset();
+  store_->DropGroup(shard);
+  Status st = store_->Commit(true);
+  Status destroyed = r->sm->Destroy();
+  replicas_.erase(shard);
+  DKV_RETURN_IF_ERROR(st);
+  return destroyed;
+}
+
+std::vector<ShardId> Node::Shards() const {
+  std::vector<ShardId> out;
+  for (const auto& [shard, r] : replicas_) out.push_back(shard);
+  return out;
+}
+
+Result<Node::Replica*> Node::Get(ShardId shard) const {
+  auto it = replicas_.find(shard);
+  if (it == replicas_.end()) return Status::NotFound(ShardName(shard), "no replica on this node");
+  return it->second.get();
+}
+
+void Node::Complete(uint64_t token, Status status, uint64_t index) {
+  Completion c;
+  c.token = token;
+  c.status = std::move(status);
+  c.index = index;
+  completions_.push_back(std::move(c));
+}
+
+size_t Node::PendingCount() const {
+  size_t n = 0;
+  for (const auto& [shard, r] : replicas_) {
+    n += r->proposals.size() + r->reads_by_context.size() + r->reads_waiting.size();
+  }
+  return n;
+}
+
+// ---------------------------------------------------------------------------
+// Inputs
+
+void Node::Tick() {
+  tick_++;
+  for (auto& [shard, r] : replicas_) {
+    r->raw->Tick();
+    for (auto it = r->proposals.begin(); it != r->proposals.end();) {
+      if (it->second.deadline_tick > tick_) {
+        ++it;
+        continue;
+      }
+      Complete(it->second.token, Status::TimedOut(ShardName(shard), "proposal not applied in time"),
+               it->first);
+      it = r->proposals.erase(it);
+    }
+    for (auto it = r->reads_by_context.begin(); it != r->reads_by_context.end();) {
+      if (it->second.deadline_tick > tick_) {
+        ++it;
+        continue;
+      }
+      Complete(it->second.token, Status::TimedOut(ShardName(shard), "no read index in time"));
+      it = r->reads_by_context.erase(it);
+    }
+    auto& waiting = r->reads_waiting;
+    for (size_t i = 0; i < waiting.size();) {
+      if (waiting[i].deadline_tick > tick_) {
+        i++;
+        continue;
+      }
+      Complete(waiting[i].token, Status::TimedOut(ShardName(shard), "read index not applied"),
+               waiting[i].index);
+      waiting.erase(waiting.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+  }
+}
+
+void Node::Receive(const MessageBatch& batch) {
+  if (!failed_.ok()) return;
+  for (const Envelope& env : batch.messages) {
+    auto it = replicas_.find(env.shard);
+    if (it == replicas_.end()) {
+      dropped_messages_++;
+      continue;
+    }
+    // Stale or misaddressed messages are Raft's to ignore; nothing to report.
+    it->second->raw->Step(env.msg).IgnoreError();
+  }
+}
+
+Status Node::NotLeader(const Replica& r) const {
+  const NodeId leader = r.raw->GetStatus().leader_id;
+  return Status::Unavailable("not leader, leader is " + std::to_string(leader));
+}
+
+Status Node::TrackProposal(Replica& r, uint64_t token) {
+  const raft::NodeStatus st = r.raw->GetStatus();
+  DKV_ASSERT(st.role == raft::Role::kLeader);
+  DKV_ASSERT(r.proposals.count(st.last_index) == 0);
+  r.proposals[st.last_index] =
+      PendingProposal{token, st.hard_state.term, tick_ + options_.request_timeout_ticks};
+  return Status::OK();
+}
+
+Status Node::Propose(ShardId shard, ShardCommand command, uint64_t token) {
+  if (!failed_.ok()) return failed_;
+  DKV_ASSIGN_OR_RETURN(Replica * r, Get(shard));
+  DKV_RETURN_IF_ERROR(command.Validate());
+  if (r->raw->GetStatus().role != raft::Role::kLeader) return NotLeader(*r);
+  if (PendingCount() >= kMaxPendingRequests) {
+    return Status::ResourceExhausted(ShardName(shard), "too many pending requests");
+  }
+  command.ts = hlc_->Now();
+  DKV_RETURN_IF_ERROR(r->raw->Propose(EncodeShardCommand(command)));
+  return TrackProposal(*r, token);
+}
+
+Status Node::ProposeConfChange(ShardId shard, const raft::ConfChange& change, uint64_t token) {
+  if (!failed_.ok()) return failed_;
+  DKV_ASSIGN_OR_RETURN(Replica * r, Get(shard));
+  if (r->raw->GetStatus().role != raft::Role::kLeader) return NotLeader(*r);
+  DKV_RETURN_IF_ERROR(r->raw->ProposeConfChange(change));
+  return TrackProposal(*r, token);
+}
+
+Status Node::Read(ShardId shard, std::string key, uint64_t token) {
+  if (!failed_.ok()) return failed_;
+  DKV_ASSIGN_OR_RETURN(Replica * r, Get(shard));
+  if (key.empty() || key.size() > kMaxKeyBytes) {
+    return Status::InvalidArgument(ShardName(shard), "key size out of range");
+  }
+  if (PendingCount() >= kMaxPendingRequests) {
+    return Status::ResourceExhausted(ShardName(shard), "too many pending requests");
+  }
+  std::string context = "R";
+  PutFixed64(&context, next_read_seq_++);
+  DKV_RETURN_IF_ERROR(r->raw->ReadIndex(context));
+  r->reads_by_context[context] =
+      PendingRead{token, std::move(key), 0, tick_ + options_.request_timeout_ticks};
+  return Status::OK();
+}
+
+Status Node::TransferLeadership(ShardId shard, NodeId to) {
+  if (!failed_.ok()) return failed_;
+  DKV_ASSIGN_OR_RETURN(Replica * r, Get(shard));
+  return r->raw->TransferLeadership(to);
+}
+
+Status Node::Campaign(ShardId shard) {
+  if (!failed_.ok()) return failed_;
+  DKV_ASSIGN_OR_RETURN(Replica * r, Get(shard));
+  return r->raw->Campaign();
+}
+
+// ---------------------------------------------------------------------------
+// The round
+
+bool Node::HasReady() const {
+  if (!completions_.empty()) return true;
+  for (const auto& [shard, r] : replicas_) {
+    if (r->raw->HasReady()) return true;
+  }
+  return false;
+}
+
+Result<std::vector<Completion>> Node::ProcessReady() {
+  if (!failed_.ok()) return failed_;
+  std::vector<std::pair<Replica*, raft::Ready>> readies;
+  for (auto& [shard, r] : replicas_) {
+    if (r->raw->HasReady()) readies.emplace_back(r.get(), r->raw->GetReady());
+  }
+
+  // Steps 1-2 for every group: install snapshots, stage entries and hard
+  // states, then one write (synced if any group needs it) for all of them.
+  bool sync = false;
+  for (auto& [r, rd] : readies) {
+    if (rd.snapshot.has_value()) {
+      const raft::SnapshotMetadata& meta = rd.snapshot->metadata;
+      Status st = r->sm->RestoreSnapshot(rd.snapshot->data);
+      if (st.ok() && r->sm->applied().index != meta.index) {
+        st = Status::Corruption(ShardName(r->shard),
+                                "snapshot for index " + std::to_string(meta.index) +
+                                    " holds a state at " + std::to_string(r->sm->applied().index));
+      }
+      if (!st.ok()) {
+        failed_ = st.WithContext("install snapshot");
+        return failed_;
+      }
+      DKV_RETURN_IF_ERROR(store_->ApplySnapshot(r->shard, meta));
+      // Proposals the snapshot covers may or may not be inside it.
+      for (auto it = r->proposals.begin(); it != r->proposals.end() && it->first <= meta.index;) {
+        Complete(it->second.token,
+                 Status::Unavailable(ShardName(r->shard), "outcome unknown (snapshot installed)"),
+                 it->first);
+        it = r->proposals.erase(it);
+      }
+      sync = true;
+    }
+    Status st = store_->Append(r->shard, rd.entries);
+    if (!st.ok()) {
+      failed_ = st;
+      return failed_;
+    }
+    if (rd.hard_state.has_value()) store_->SetHardState(r->shard, *rd.hard_state);
+    sync |= rd.must_sync;
+  }
+  if (Status st = store_->Commit(sync); !st.ok()) {
+    failed_ = st.WithContext("raft engine write");
+    return failed_;
+  }
+
+  // Step 3: messages, one batch per peer for all groups.
+  std::map<NodeId, MessageBatch> outgoing;
+  for (auto& [r, rd] : readies) {
+    for (raft::Message& m : rd.messages) {
+      MessageBatch& b = outgoing[m.to];
+      b.from = options_.id;
+      b.to = m.to;
+      const ShardId shard = r->shard;
+      b.messages.push_back(Envelope{shard, std::move(m)});
+    }
+    rd.messages.clear();
+  }
+  for (auto& [to, batch] : outgoing) transport_->Send(std::move(batch));
+
+  // Steps 4-6: apply, answer, advance.
+  for (auto& [r, rd] : readies) {
+    if (!rd.committed_entries.empty()) {
+      if (Status st = r->sm->Apply(rd.committed_entries); !st.ok()) {
+        failed_ = st.WithContext("apply " + ShardName(r->shard));
+        return failed_;
+      }
+      ApplyCompleted(*r, rd.committed_entries);
+    }
+    for (raft::ReadState& rs : rd.read_states) {
+      auto it = r->reads_by_context.find(rs.context);
+      if (it == r->reads_by_context.end()) continue;  // timed out meanwhile
+      it->second.index = rs.index;
+      r->reads_waiting.push_back(std::move(it->second));
+      r->reads_by_context.erase(it);
+    }
+    ServeReads(*r);
+    r->raw->Advance(rd);
+    if (Status st = MaybeCompact(*r); !st.ok()) {
+      failed_ = st.WithContext("compact " + ShardName(r->shard));
+      return failed_;
+    }
+  }
+  std::vector<Completion> out;
+  out.swap(completions_);
+  return out;
+}
+
+void Node::ApplyCompleted(Replica& r, const std::vector<raft::Entry>& entries) {
+  for (const raft::Entry& e : entries) {
+    for (auto it = r.proposals.begin(); it != r.proposals.end() && it->first <= e.index;) {
+      if (it->first == e.index && it->second.term == e.term) {
+        Complete(it->second.token, Status::OK(), e.index);
+      } else {
+        Complete(it->second.token,
+                 Status::Aborted(ShardName(r.shard), "another leader's entry took its place"),
+                 it->first);
+      }
+      it = r.proposals.erase(it);
+    }
+  }
+  // Keep our clock ahead of every commit timestamp we have applied, so the
+  // next write this node stamps as a leader is newer. A peer's clock too far
+  // ahead is refused (the state machine still orders its writes).
+  hlc_->Update(r.sm->applied().max_ts).status().IgnoreError();
+}
+
+void Node::ServeReads(Replica& r) {
+  const uint64_t applied = r.sm->applied().index;
+  auto& waiting = r.reads_waiting;
+  for (size_t i = 0; i < waiting.size();) {
+    if (waiting[i].index > applied) {
+      i++;
+      continue;
+    }
+    Completion c;
+    c.token = waiting[i].token;
+    c.index = waiting[i].index;
+    Result<ReadResult> got = r.sm->Get(waiting[i].key);
+    if (got.ok()) {
+      c.found = got->found;
+      c.value = std::move(got->value);
+      c.ts = got->ts;
+    } else {
+      c.status = got.status();
+    }
+    completions_.push_back(std::move(c));
+    waiting.erase(waiting.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+}
+
+Status Node::MaybeCompact(Replica& r) {
+  const AppliedState& applied = r.sm->applied();
+  if (applied.index < r.log->FirstIndex() + options_.compact_log_entries) return Status::OK();
+  if (applied.index > r.log->LastIndex()) return Status::OK();
+  // Never drop log entries the shard engine could still lose in a crash.
+  DKV_RETURN_IF_ERROR(r.sm->Sync());
+  DKV_RETURN_IF_ERROR(store_->Compact(r.shard, applied.index, applied.conf));
+  return store_->Commit(false);
+}
+
+// ---------------------------------------------------------------------------
+// Queries
+
+Result<ReadResult> Node::LocalRead(ShardId shard, std::string_view key,
+                                   std::optional<Timestamp> at) {
+  DKV_ASSIGN_OR_RETURN(Replica * r, Get(shard));
+  return r->sm->Get(key, at);
+}
+
+Result<ReplicaStatus> Node::GetReplicaStatus(ShardId shard) const {
+  DKV_ASSIGN_OR_RETURN(Replica * r, Get(shard));
+  const raft::NodeStatus st = r->raw->GetStatus();
+  ReplicaStatus s;
+  s.shard = shard;
+  s.role = st.role;
+  s.leader = st.leader_id;
+  s.term = st.hard_state.term;
+  s.commit = st.hard_state.commit;
+  s.applied = r->sm->applied().index;
+  s.first_index = r->log->FirstIndex();
+  s.last_index = r->log->LastIndex();
+  s.conf = r->sm->applied().conf;
+  s.pending_proposals = r->proposals.size();
+  s.pending_reads = r->reads_by_context.size() + r->reads_waiting.size();
+  return s;
+}
+
+NodeId Node::LeaderOf(ShardId shard) const {
+  auto it = replicas_.find(shard);
+  return it == replicas_.end() ? raft::kNoNode : it->second->raw->GetStatus().leader_id;
+}
+
+}  // namespace dkv::node

@@ -1,0 +1,199 @@
+// Node: the sans-IO multi-Raft core of one DistKV process. It hosts replicas of
+// many shards — a raft::RawNode and a ShardStateMachine each — on one shared
+// RaftLogStore, and turns ticks, peers' message batches, proposals and reads
+// into durable log writes, batched messages (through a Transport) and
+// completions.
+//
+// One round (ProcessReady) serves every group at once: it installs received
+// snapshots, writes all groups' entries and hard states with ONE synced write,
+// then sends messages batched per peer, applies committed entries, answers
+// proposals and ReadIndex reads, and advances each group. No threads, sockets
+// or clocks of its own: time comes in as Tick() and through the Clock given
+// for the HLC; the only blocking is the storage engine's fsync. Not
+// thread-safe: the runtime (asio loop or simulator) drives it from one thread.
+// Owned by the node engineer; see docs/node.md.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "node/raft_log_store.h"
+#include "node/shard_command.h"
+#include "node/shard_state_machine.h"
+#include "node/transport.h"
+#include "raft/raw_node.h"
+#include "storage/env.h"
+#include "time/hlc.h"
+
+namespace dkv::node {
+
+struct NodeOptions {
+  NodeId id = raft::kNoNode;
+  // Holds "raft" (the raft log engine) and one engine per shard replica.
+  std::string data_dir;
+  storage::Env* env = nullptr;  // nullptr: Env::Posix()
+  // Read by the node's HLC (commit timestamps). REQUIRED; must outlive the Node.
+  Clock* clock = nullptr;
+  // Remote timestamps further ahead of our clock than this are refused.
+  int64_t max_clock_offset_us = 500'000;
+
+  // Raft timing in ticks (see raft::Config).
+  int election_tick = 10;
+  int heartbeat_tick = 1;
+  bool pre_vote = true;
+  bool check_quorum = true;
+  uint64_t max_snapshot_chunk_bytes = 1 << 20;
+
+  // A group's log is compacted (up to the applied index, after syncing the
+  // shard engine) once it holds this many applied entries. Followers further
+  // behind than that catch up by snapshot.
+  uint64_t compact_log_entries = 10000;
+
+  // Proposals and reads not answered within this many ticks complete with
+  // TimedOut (their outcome is unknown to the caller).
+  uint64_t request_timeout_ticks = 100;
+
+  // Seeds each group's election randomness (mixed with the shard id).
+  uint64_t rng_seed = 0;
+};
+
+// The answer to one Propose, Read or ProposeConfChange, keyed by the caller's token.
+//   OK: applied (writes), or the value is current as of a linearizable point (reads).
+//   Aborted: certainly NOT applied (another leader's entry took its place).
+//   TimedOut / Unavailable: outcome unknown (the caller may retry idempotently).
+struct Completion {
+  uint64_t token = 0;
+  Status status;
+  uint64_t index = 0;  // log index of the write, or the read index
+  bool found = false;  // reads: a value exists
+  std::string value;   // reads
+  Timestamp ts;        // reads: the version's commit timestamp
+};
+
+// What the Node knows of one of its replicas (for status commands and tests).
+struct ReplicaStatus {
+  ShardId shard = 0;
+  raft::Role role = raft::Role::kFollower;
+  NodeId leader = raft::kNoNode;
+  uint64_t term = 0;
+  uint64_t commit = 0;
+  uint64_t applied = 0;
+  uint64_t first_index = 0;
+  uint64_t last_index = 0;
+  raft::ConfState conf;  // as of the applied index
+  size_t pending_proposals = 0;
+  size_t pending_reads = 0;
+};
+
+class Node {
+ public:
+  // Opens (creating if needed) the node's data dir and recovers every replica
+  // it hosted: each group's log and hard state from the raft engine, each
+  // shard engine from its directory, replaying committed entries from the
+  // shard's applied index. `transport` must outlive the Node.
+  static Result<std::unique_ptr<Node>> Open(const NodeOptions& options, Transport* transport);
+  ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // Hosts a replica of `shard`. `peers` non-empty: a founding member of a new
+  // group (every founder passes the same list, which must include this node).
+  // Empty: a replica joining an existing group (after the leader proposed
+  // adding it); it waits for the leader. InvalidArgument if already hosted.
+  Status CreateReplica(ShardId shard, std::vector<NodeId> peers);
+  // Stops hosting `shard` and deletes its log and engine (after the group
+  // removed this node, or to rebuild it empty). Pending requests complete
+  // with Unavailable (outcome unknown).
+  Status RemoveReplica(ShardId shard);
+  std::vector<ShardId> Shards() const;
+  bool HasReplica(ShardId shard) const { return replicas_.count(shard) > 0; }
+
+  // Advances every group's logical clock by one tick and times out requests.
+  void Tick();
+  // Feeds a batch received from a peer. Messages for shards not hosted here
+  // are dropped and counted.
+  void Receive(const MessageBatch& batch);
+
+  // Proposes a write on `shard` (this node must be its leader); the leader
+  // stamps it with an HLC commit timestamp. Errors now: NotFound (no such
+  // replica), InvalidArgument (bad command), Unavailable("not leader, leader
+  // is N") on a follower (N = 0 when unknown; the server forwards),
+  // ResourceExhausted (too many pending). Otherwise a Completion follows.
+  Status Propose(ShardId shard, ShardCommand command, uint64_t token);
+  // A linearizable read of `key` through ReadIndex; works on followers too
+  // (the leader confirms the read index). A Completion follows once this
+  // replica has applied up to the read index.
+  Status Read(ShardId shard, std::string key, uint64_t token);
+  // Membership change (admin). The Completion comes when it is applied.
+  Status ProposeConfChange(ShardId shard, const raft::ConfChange& change, uint64_t token);
+  Status TransferLeadership(ShardId shard, NodeId to);
+  // Campaigns now for `shard` (tests, admin).
+  Status Campaign(ShardId shard);
+
+  // True when some group has work for ProcessReady, or completions wait.
+  bool HasReady() const;
+  // One round for all groups (see the header comment). Returns the requests
+  // completed since the last call. A storage failure is returned as an error
+  // and the Node refuses everything afterwards: the process must restart
+  // from disk (the log and state may be ahead in memory of what is durable).
+  Result<std::vector<Completion>> ProcessReady();
+
+  // Reads this replica's current state without any Raft round: NOT
+  // linearizable (tests, debugging, stale reads).
+  Result<ReadResult> LocalRead(ShardId shard, std::string_view key,
+                               std::optional<Timestamp> at = std::nullopt);
+  Result<ReplicaStatus> GetReplicaStatus(ShardId shard) const;
+  // The leader this replica believes in (kNoNode when unknown or no replica).
+  NodeId LeaderOf(ShardId shard) const;
+
+  NodeId id() const { return options_.id; }
+  Hlc& hlc() { return *hlc_; }
+  uint64_t dropped_messages() const { return dropped_messages_; }
+  // Synced writes of the raft engine so far (one per round that needed one).
+  uint64_t log_syncs() const { return store_->synced_commits(); }
+
+ private:
+  struct Replica;
+  struct PendingProposal {
+    uint64_t token = 0;
+    uint64_t term = 0;
+    uint64_t deadline_tick = 0;
+  };
+  struct PendingRead {
+    uint64_t token = 0;
+    std::string key;
+    uint64_t index = 0;  // 0 until the read index is known
+    uint64_t deadline_tick = 0;
+  };
+
+  Node(const NodeOptions& options, Transport* transport);
+  Status OpenReplica(ShardId shard, const std::vector<NodeId>& peers);
+  Result<Replica*> Get(ShardId shard) const;
+  Status NotLeader(const Replica& r) const;
+  Status TrackProposal(Replica& r, uint64_t token);
+  void ApplyCompleted(Replica& r, const std::vector<raft::Entry>& entries);
+  void ServeReads(Replica& r);
+  Status MaybeCompact(Replica& r);
+  void Complete(uint64_t token, Status status, uint64_t index = 0);
+  size_t PendingCount() const;
+
+  const NodeOptions options_;
+  Transport* const transport_;
+  storage::Env* env_;
+  std::unique_ptr<Hlc> hlc_;
+  std::unique_ptr<RaftLogStore> store_;
+  std::map<ShardId, std::unique_ptr<Replica>> replicas_;
+  std::vector<Completion> completions_;
+  Status failed_;  // set when a round's storage write failed
+  uint64_t tick_ = 0;
+  uint64_t next_read_seq_ = 1;
+  uint64_t dropped_messages_ = 0;
+};
+
+}  // namespace dkv::node

@@ -1,0 +1,412 @@
+// Tests of the multi-Raft Node: three (or four) Nodes in one process, each on
+// its own FaultInjectionEnv, wired by an in-memory transport the test pumps.
+// Elections, writes through the leader, linearizable reads from every node,
+// leader hints, crashes with recovery of every group, snapshot catch-up,
+// group commit across shards and membership changes.
+#include "node/node.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <set>
+
+#include "storage/fault_env.h"
+
+namespace dkv::node {
+namespace {
+
+class ManualClock : public Clock {
+ public:
+  int64_t NowMicros() override { return now_us; }
+  int64_t MonotonicMicros() override { return now_us; }
+  int64_t now_us = 1'700'000'000'000'000;
+};
+
+class QueueTransport : public Transport {
+ public:
+  void Send(MessageBatch batch) override {
+    sent_batches++;
+    queue.push_back(std::move(batch));
+  }
+  std::deque<MessageBatch> queue;
+  uint64_t sent_batches = 0;
+};
+
+class Cluster {
+ public:
+  explicit Cluster(int n, uint64_t compact_log_entries = 10000) {
+    compact_log_entries_ = compact_log_entries;
+    for (NodeId id = 1; id <= static_cast<NodeId>(n); id++) AddNode(id);
+  }
+
+  void AddNode(NodeId id) {
+    envs_[id] = std::make_unique<storage::FaultInjectionEnv>();
+    Start(id);
+  }
+
+  void Start(NodeId id) {
+    NodeOptions o;
+    o.id = id;
+    o.data_dir = "/node";
+    o.env = envs_[id].get();
+    o.clock = &clock_;
+    o.rng_seed = 42;
+    o.compact_log_entries = compact_log_entries_;
+    o.request_timeout_ticks = 50;
+    o.max_snapshot_chunk_bytes = 4096;
+    auto r = Node::Open(o, &net_);
+    ASSERT_TRUE(r.ok()) << "node " << id << ": " << r.status().ToString();
+    nodes_[id] = std::move(r).value();
+  }
+
+  // A machine crash: everything not synced is lost.
+  void Crash(NodeId id) {
+    envs_[id]->Crash();
+    nodes_[id].reset();
+  }
+
+  Node* node(NodeId id) { return nodes_[id].get(); }
+  bool up(NodeId id) { return nodes_[id] != nullptr; }
+
+  void CreateShard(ShardId shard, std::vector<NodeId> peers) {
+    for (NodeId id : peers) ASSERT_TRUE(node(id)->CreateReplica(shard, peers).ok());
+  }
+
+  // Runs rounds and deliveries until nothing moves.
+  void Pump() {
+    for (int round = 0; round < 10000; round++) {
+      bool moved = false;
+      for (auto& [id, n] : nodes_) {
+        if (!n) continue;
+        while (n->HasReady()) {
+          auto done = n->ProcessReady();
+          ASSERT_TRUE(done.ok()) << done.status().ToString();
+          for (Completion& c : *done) completions_[c.token] = std::move(c);
+          moved = true;
+        }
+      }
+      while (!net_.queue.empty()) {
+        MessageBatch b = std::move(net_.queue.front());
+        net_.queue.pop_front();
+        moved = true;
+        if (!up(b.to) || isolated_.count(b.to) || isolated_.count(b.from)) continue;
+        node(b.to)->Receive(b);
+      }
+      if (!moved) return;
+    }
+    FAIL() << "cluster never quiesced";
+  }
+
+  void Tick(int n = 1) {
+    for (int i = 0; i < n; i++) {
+      clock_.now_us += 1000;
+      for (auto& [id, node] : nodes_) {
+        if (node) node->Tick();
+      }
+      Pump();
+    }
+  }
+
+  NodeId Leader(ShardId shard) {
+    for (auto& [id, n] : nodes_) {
+      if (!n || isolated_.count(id) || !n->HasReplica(shard)) continue;
+      auto st = n->GetReplicaStatus(shard);
+      if (st.ok() && st->role == raft::Role::kLeader) return id;
+    }
+    return raft::kNoNode;
+  }
+
+  NodeId WaitLeader(ShardId shard) {
+    for (int i = 0; i < 500; i++) {
+      NodeId l = Leader(shard);
+      if (l != raft::kNoNode) return l;
+      Tick();
+    }
+    return raft::kNoNode;
+  }
+
+  // Proposes through the shard's leader and waits for the completion.
+  Status Write(ShardId shard, ShardCommand cmd) {
+    const uint64_t token = next_token_++;
+    for (int attempt = 0; attempt < 20; attempt++) {
+      NodeId leader = WaitLeader(shard);
+      if (leader == raft::kNoNode) return Status::Unavailable("no leader");
+      Status st = node(leader)->Propose(shard, cmd, token);
+      if (st.ok()) {
+        for (int i = 0; i < 200 && !completions_.count(token); i++) Tick();
+        if (!completions_.count(token)) return Status::TimedOut("no completion");
+        return completions_[token].status;
+      }
+      if (!st.IsUnavailable()) return st;
+      Tick();
+    }
+    return Status::Unavailable("gave up");
+  }
+  Status Put(ShardId shard, const std::string& k, const std::string& v) {
+    return Write(shard, ShardCommand::Put(k, v));
+  }
+
+  // A linearizable read through `via`.
+  Result<Completion> Read(NodeId via, ShardId shard, const std::string& key) {
+    const uint64_t token = next_token_++;
+    for (int attempt = 0; attempt < 50; attempt++) {
+      Status st = node(via)->Read(shard, key, token);
+      if (st.ok()) break;
+      if (!st.IsUnavailable()) return st;
+      Tick();
+    }
+    for (int i = 0; i < 200 && !completions_.count(token); i++) {
+      Pump();
+      if (!completions_.count(token)) Tick();
+    }
+    if (!completions_.count(token)) return Status::TimedOut("read");
+    return completions_[token];
+  }
+
+  void Isolate(NodeId id) { isolated_.insert(id); }
+  void Heal() { isolated_.clear(); }
+
+  QueueTransport net_;
+  ManualClock clock_;
+  std::map<NodeId, std::unique_ptr<storage::FaultInjectionEnv>> envs_;
+  std::map<NodeId, std::unique_ptr<Node>> nodes_;
+  std::map<uint64_t, Completion> completions_;
+  std::set<NodeId> isolated_;
+  uint64_t next_token_ = 1;
+  uint64_t compact_log_entries_;
+};
+
+std::string ValueOf(const Result<Completion>& c) {
+  if (!c.ok()) return "<" + c.status().ToString() + ">";
+  if (!c->status.ok()) return "<" + c->status.ToString() + ">";
+  return c->found ? c->value : "<none>";
+}
+
+TEST(NodeTest, ElectsLeaderWritesThroughItAndReadsFromEveryNode) {
+  Cluster c(3);
+  c.CreateShard(1, {1, 2, 3});
+  ASSERT_NE(c.WaitLeader(1), raft::kNoNode);
+  ASSERT_TRUE(c.Put(1, "k", "v1").ok());
+  ASSERT_TRUE(c.Put(1, "k", "v2").ok());
+  ASSERT_TRUE(
+      c.Write(1, ShardCommand::Write({{OpType::kPut, "a", "1"}, {OpType::kDelete, "k", ""}})).ok());
+  for (NodeId id = 1; id <= 3; id++) {
+    EXPECT_EQ(ValueOf(c.Read(id, 1, "a")), "1") << "via node " << id;
+    EXPECT_EQ(ValueOf(c.Read(id, 1, "k")), "<none>") << "via node " << id;
+  }
+  // Every replica applied the same state.
+  for (NodeId id = 1; id <= 3; id++) {
+    auto r = c.node(id)->LocalRead(1, "a");
+    ASSERT_TRUE(r.ok());
+    EXPECT_TRUE(r->found);
+  }
+}
+
+TEST(NodeTest, FollowerProposeReturnsTheLeaderHint) {
+  Cluster c(3);
+  c.CreateShard(1, {1, 2, 3});
+  const NodeId leader = c.WaitLeader(1);
+  ASSERT_NE(leader, raft::kNoNode);
+  c.Tick(3);  // followers hear a heartbeat
+  const NodeId follower = leader == 1 ? 2 : 1;
+  Status st = c.node(follower)->Propose(1, ShardCommand::Put("k", "v"), 99);
+  EXPECT_TRUE(st.IsUnavailable());
+  EXPECT_EQ(st.message(), "not leader, leader is " + std::to_string(leader));
+  EXPECT_EQ(c.node(follower)->LeaderOf(1), leader);
+  EXPECT_TRUE(c.node(leader)->Propose(2, ShardCommand::Put("k", "v"), 1).IsNotFound());
+  EXPECT_TRUE(c.node(leader)->Propose(1, ShardCommand::Put("", "v"), 1).IsInvalidArgument());
+}
+
+TEST(NodeTest, OneSyncedWriteServesAllGroupsOfARound) {
+  Cluster c(3);
+  for (ShardId s = 1; s <= 4; s++) c.CreateShard(s, {1, 2, 3});
+  for (ShardId s = 1; s <= 4; s++) {
+    ASSERT_TRUE(c.node(1)->Campaign(s).ok());
+    c.Pump();
+  }
+  c.Tick(2);
+  for (ShardId s = 1; s <= 4; s++) ASSERT_EQ(c.Leader(s), 1u) << "shard " << s;
+  const uint64_t syncs = c.node(1)->log_syncs();
+  const uint64_t batches = c.net_.sent_batches;
+  for (ShardId s = 1; s <= 4; s++) {
+    ASSERT_TRUE(c.node(1)->Propose(s, ShardCommand::Put("k", std::to_string(s)), 100 + s).ok());
+  }
+  auto done = c.node(1)->ProcessReady();
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(c.node(1)->log_syncs(), syncs + 1);  // four groups, one fsync
+  EXPECT_EQ(c.net_.sent_batches, batches + 2);   // four groups, one batch per peer
+  c.Pump();
+  for (ShardId s = 1; s <= 4; s++) {
+    ASSERT_TRUE(c.completions_.count(100 + s));
+    EXPECT_TRUE(c.completions_[100 + s].status.ok());
+    EXPECT_EQ(ValueOf(c.Read(2, s, "k")), std::to_string(s));
+  }
+}
+
+TEST(NodeTest, CrashedFollowerRecoversEveryGroup) {
+  Cluster c(3);
+  for (ShardId s = 1; s <= 3; s++) c.CreateShard(s, {1, 2, 3});
+  for (ShardId s = 1; s <= 3; s++) {
+    for (int i = 0; i < 5; i++) {
+      ASSERT_TRUE(c.Put(s, "k" + std::to_string(i), "s" + std::to_string(s)).ok());
+    }
+  }
+  NodeId victim = 3;
+  c.Crash(victim);
+  for (ShardId s = 1; s <= 3; s++) ASSERT_TRUE(c.Put(s, "after", "crash").ok());
+  c.Start(victim);
+  EXPECT_EQ(c.node(victim)->Shards(), (std::vector<ShardId>{1, 2, 3}));
+  c.Tick(20);
+  for (ShardId s = 1; s <= 3; s++) {
+    EXPECT_EQ(ValueOf(c.Read(victim, s, "k4")), "s" + std::to_string(s));
+    EXPECT_EQ(ValueOf(c.Read(victim, s, "after")), "crash");
+    auto local = c.node(victim)->LocalRead(s, "after");
+    ASSERT_TRUE(local.ok());
+    EXPECT_TRUE(local->found);
+  }
+}
+
+TEST(NodeTest, CrashedLeaderIsReplacedAndAcknowledgedWritesSurvive) {
+  Cluster c(3);
+  c.CreateShard(1, {1, 2, 3});
+  for (int i = 0; i < 10; i++) ASSERT_TRUE(c.Put(1, "k" + std::to_string(i), "v").ok());
+  const NodeId old_leader = c.WaitLeader(1);
+  c.Crash(old_leader);
+  const NodeId new_leader = c.WaitLeader(1);
+  ASSERT_NE(new_leader, raft::kNoNode);
+  EXPECT_NE(new_leader, old_leader);
+  ASSERT_TRUE(c.Put(1, "k10", "v").ok());
+  c.Start(old_leader);
+  c.Tick(20);
+  for (int i = 0; i <= 10; i++) {
+    EXPECT_EQ(ValueOf(c.Read(old_leader, 1, "k" + std::to_string(i))), "v") << i;
+  }
+}
+
+TEST(NodeTest, WholeClusterRestartKeepsData) {
+  Cluster c(3);
+  c.CreateShard(1, {1, 2, 3});
+  c.CreateShard(2, {1, 2, 3});
+  ASSERT_TRUE(c.Put(1, "a", "1").ok());
+  ASSERT_TRUE(c.Put(2, "b", "2").ok());
+  for (NodeId id = 1; id <= 3; id++) c.Crash(id);
+  for (NodeId id = 1; id <= 3; id++) c.Start(id);
+  ASSERT_NE(c.WaitLeader(1), raft::kNoNode);
+  EXPECT_EQ(ValueOf(c.Read(1, 1, "a")), "1");
+  EXPECT_EQ(ValueOf(c.Read(3, 2, "b")), "2");
+}
+
+TEST(NodeTest, FarBehindFollowerCatchesUpBySnapshot) {
+  Cluster c(3, /*compact_log_entries=*/20);
+  c.CreateShard(1, {1, 2, 3});
+  ASSERT_TRUE(c.Put(1, "first", "x").ok());
+  c.Crash(3);
+  for (int i = 0; i < 100; i++) {
+    ASSERT_TRUE(c.Put(1, "k" + std::to_string(i), std::string(200, 'a' + i % 26)).ok());
+  }
+  const NodeId leader = c.WaitLeader(1);
+  auto st = c.node(leader)->GetReplicaStatus(1);
+  ASSERT_TRUE(st.ok());
+  ASSERT_GT(st->first_index, 20u) << "the leader's log was compacted";
+  c.Start(3);
+  c.Tick(50);
+  auto st3 = c.node(3)->GetReplicaStatus(1);
+  ASSERT_TRUE(st3.ok());
+  EXPECT_EQ(st3->applied, st->applied);
+  for (int i = 0; i < 100; i += 7) {
+    auto r = c.node(3)->LocalRead(1, "k" + std::to_string(i));
+    ASSERT_TRUE(r.ok());
+    EXPECT_TRUE(r->found) << i;
+  }
+  EXPECT_TRUE(c.node(3)->LocalRead(1, "first")->found);
+  // And it survives its own crash right after (snapshot durable).
+  c.Crash(3);
+  c.Start(3);
+  EXPECT_TRUE(c.node(3)->LocalRead(1, "k99")->found);
+  ASSERT_TRUE(c.Put(1, "later", "y").ok());
+  EXPECT_EQ(ValueOf(c.Read(3, 1, "later")), "y");
+}
+
+TEST(NodeTest, IsolatedLeaderCannotAnswerReadsAndItsProposalsDoNotApply) {
+  Cluster c(3);
+  c.CreateShard(1, {1, 2, 3});
+  ASSERT_TRUE(c.Put(1, "k", "old").ok());
+  const NodeId old_leader = c.WaitLeader(1);
+  c.Isolate(old_leader);
+  ASSERT_TRUE(c.node(old_leader)->Propose(1, ShardCommand::Put("k", "lost"), 777).ok());
+  const uint64_t read_token = 778;
+  ASSERT_TRUE(c.node(old_leader)->Read(1, "k", read_token).ok());
+  // The majority elects another leader and writes.
+  NodeId new_leader = raft::kNoNode;
+  for (int i = 0; i < 200 && new_leader == raft::kNoNode; i++) {
+    c.Tick();
+    for (NodeId id = 1; id <= 3; id++) {
+      if (id == old_leader) continue;
+      auto st = c.node(id)->GetReplicaStatus(1);
+      if (st.ok() && st->role == raft::Role::kLeader) new_leader = id;
+    }
+  }
+  ASSERT_NE(new_leader, raft::kNoNode);
+  ASSERT_TRUE(c.node(new_leader)->Propose(1, ShardCommand::Put("k", "new"), 779).ok());
+  c.Tick(5);
+  ASSERT_TRUE(c.completions_.count(779));
+  EXPECT_TRUE(c.completions_[779].status.ok());
+  // The isolated node's read never got a quorum: not answered with stale data.
+  if (c.completions_.count(read_token)) {
+    EXPECT_FALSE(c.completions_[read_token].status.ok());
+  }
+  c.Heal();
+  c.Tick(60);
+  ASSERT_TRUE(c.completions_.count(777));
+  EXPECT_FALSE(c.completions_[777].status.ok());
+  EXPECT_EQ(ValueOf(c.Read(old_leader, 1, "k")), "new");
+}
+
+TEST(NodeTest, AddAndRemoveAReplica) {
+  Cluster c(3);
+  c.CreateShard(1, {1, 2, 3});
+  for (int i = 0; i < 10; i++) ASSERT_TRUE(c.Put(1, "k" + std::to_string(i), "v").ok());
+  c.AddNode(4);
+  ASSERT_TRUE(c.node(4)->CreateReplica(1, {}).ok());
+  const NodeId leader = c.WaitLeader(1);
+  ASSERT_TRUE(
+      c.node(leader)->ProposeConfChange(1, {raft::ConfChangeType::kAddVoter, 4, {}}, 500).ok());
+  c.Tick(30);
+  ASSERT_TRUE(c.completions_.count(500));
+  EXPECT_TRUE(c.completions_[500].status.ok());
+  EXPECT_EQ(ValueOf(c.Read(4, 1, "k9")), "v");
+  auto st = c.node(4)->GetReplicaStatus(1);
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->conf.voters, (std::vector<NodeId>{1, 2, 3, 4}));
+
+  const NodeId leader2 = c.WaitLeader(1);
+  const NodeId victim = leader2 == 3 ? 2 : 3;
+  ASSERT_TRUE(c.node(leader2)
+                  ->ProposeConfChange(1, {raft::ConfChangeType::kRemoveNode, victim, {}}, 501)
+                  .ok());
+  c.Tick(10);
+  ASSERT_TRUE(c.completions_.count(501));
+  EXPECT_TRUE(c.completions_[501].status.ok());
+  ASSERT_TRUE(c.node(victim)->RemoveReplica(1).ok());
+  EXPECT_FALSE(c.node(victim)->HasReplica(1));
+  ASSERT_TRUE(c.Put(1, "after", "remove").ok());
+  EXPECT_EQ(ValueOf(c.Read(4, 1, "after")), "remove");
+  // The removed replica stays removed across a restart.
+  c.Crash(victim);
+  c.Start(victim);
+  EXPECT_FALSE(c.node(victim)->HasReplica(1));
+}
+
+TEST(NodeTest, TransferLeadershipPassesThrough) {
+  Cluster c(3);
+  c.CreateShard(1, {1, 2, 3});
+  const NodeId leader = c.WaitLeader(1);
+  const NodeId target = leader == 1 ? 2 : 1;
+  ASSERT_TRUE(c.Put(1, "k", "v").ok());
+  ASSERT_TRUE(c.node(leader)->TransferLeadership(1, target).ok());
+  c.Tick(10);
+  EXPECT_EQ(c.Leader(1), target);
+}
+
+}  // namespace
+}  // namespace dkv::node

@@ -1,0 +1,472 @@
+#include "node/shard_state_machine.h"
+
+#include <algorithm>
+
+#include "common/assert.h"
+#include "common/coding.h"
+#include "common/hash.h"
+#include "node/limits.h"
+#include "raft/quorum.h"
+#include "storage/options.h"
+#include "storage/write_batch.h"
+
+namespace dkv::node {
+
+namespace {
+
+constexpr char kMetaPrefix = 0x01;
+constexpr char kDataPrefix = 0x02;
+const std::string kAppliedKey = std::string(1, kMetaPrefix) + "A";
+
+constexpr uint8_t kFlagTombstone = 0x01;
+constexpr uint8_t kValueKindPlain = 0;
+
+constexpr char kSnapshotMagic[4] = {'D', 'K', 'S', 'S'};
+constexpr uint8_t kSnapshotVersion = 1;
+
+// Versions deleted per batch during GC, so one pass never builds a huge batch.
+constexpr size_t kGcBatchOps = 4096;
+
+const Timestamp kMaxTimestamp{INT64_MAX, Timestamp::kMaxLogical};
+
+Timestamp NextTimestamp(const Timestamp& t) {
+  if (t.logical == Timestamp::kMaxLogical) return Timestamp{t.wall_time_us + 1, 0};
+  return Timestamp{t.wall_time_us, t.logical + 1};
+}
+
+void PutIds(std::string* dst, const std::vector<raft::NodeId>& ids) {
+  PutVarint64(dst, ids.size());
+  for (raft::NodeId id : ids) PutVarint64(dst, id);
+}
+
+bool GetIds(std::string_view* in, std::vector<raft::NodeId>* ids) {
+  uint64_t n;
+  if (!GetVarint64(in, &n) || n > in->size()) return false;
+  ids->clear();
+  for (uint64_t i = 0; i < n; i++) {
+    uint64_t id;
+    if (!GetVarint64(in, &id)) return false;
+    ids->push_back(id);
+  }
+  return true;
+}
+
+bool GetTs(std::string_view* in, Timestamp* ts) {
+  if (in->size() < Timestamp::kEncodedSize) return false;
+  auto r = Timestamp::Decode(in->substr(0, Timestamp::kEncodedSize));
+  if (!r.ok()) return false;
+  *ts = *r;
+  in->remove_prefix(Timestamp::kEncodedSize);
+  return true;
+}
+
+std::string EncodeValue(bool tombstone, std::string_view value) {
+  std::string v;
+  v.reserve(3 + value.size());
+  v.push_back(static_cast<char>(tombstone ? kFlagTombstone : 0));
+  v.push_back(static_cast<char>(kValueKindPlain));
+  PutLengthPrefixed(&v, {});  // metadata: empty until version vectors arrive
+  v.append(value);
+  return v;
+}
+
+Status DecodeValue(std::string_view v, bool* tombstone, std::string_view* value) {
+  if (v.size() < 2) return Status::Corruption("shard engine", "short value header");
+  *tombstone = (static_cast<uint8_t>(v[0]) & kFlagTombstone) != 0;
+  v.remove_prefix(2);
+  std::string_view meta;
+  if (!GetLengthPrefixed(&v, &meta))
+    return Status::Corruption("shard engine", "bad value metadata");
+  *value = v;
+  return Status::OK();
+}
+
+// Removes a flat directory and its files; a missing directory is fine.
+void RemoveDirAndFiles(storage::Env* env, const std::string& dir) {
+  auto children = env->GetChildren(dir);
+  if (children.ok()) {
+    for (const std::string& name : *children) env->RemoveFile(dir + "/" + name).IgnoreError();
+  }
+  env->RemoveDir(dir).IgnoreError();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Encodings
+
+std::string EncodeAppliedState(const AppliedState& s) {
+  std::string v;
+  PutVarint64(&v, s.index);
+  PutVarint64(&v, s.term);
+  PutIds(&v, s.conf.voters);
+  PutIds(&v, s.conf.learners);
+  s.max_ts.EncodeTo(&v);
+  s.gc_safe_point.EncodeTo(&v);
+  return v;
+}
+
+Result<AppliedState> DecodeAppliedState(std::string_view v) {
+  AppliedState s;
+  if (!GetVarint64(&v, &s.index) || !GetVarint64(&v, &s.term) || !GetIds(&v, &s.conf.voters) ||
+      !GetIds(&v, &s.conf.learners) || !GetTs(&v, &s.max_ts) || !GetTs(&v, &s.gc_safe_point) ||
+      !v.empty()) {
+    return Status::Corruption("shard engine", "bad applied state");
+  }
+  return s;
+}
+
+std::string MvccKeyPrefix(std::string_view user_key) {
+  std::string k;
+  k.reserve(user_key.size() + 3 + Timestamp::kEncodedSize);
+  k.push_back(kDataPrefix);
+  for (char c : user_key) {
+    k.push_back(c);
+    if (c == '\0') k.push_back('\xff');
+  }
+  k.push_back('\0');
+  k.push_back('\x01');
+  return k;
+}
+
+std::string MvccKey(std::string_view user_key, const Timestamp& ts) {
+  std::string k = MvccKeyPrefix(user_key);
+  const size_t at = k.size();
+  ts.EncodeTo(&k);
+  for (size_t i = at; i < k.size(); i++) k[i] = static_cast<char>(~k[i]);
+  return k;
+}
+
+Status ParseMvccKey(std::string_view key, std::string* user_key, Timestamp* ts) {
+  if (key.size() < 3 + Timestamp::kEncodedSize || key[0] != kDataPrefix) {
+    return Status::Corruption("shard engine", "not an MVCC key");
+  }
+  std::string_view body = key.substr(1, key.size() - 1 - Timestamp::kEncodedSize);
+  user_key->clear();
+  size_t i = 0;
+  for (;;) {
+    if (i >= body.size()) return Status::Corruption("shard engine", "unterminated MVCC key");
+    if (body[i] != '\0') {
+      user_key->push_back(body[i++]);
+      continue;
+    }
+    if (i + 1 >= body.size()) return Status::Corruption("shard engine", "unterminated MVCC key");
+    if (body[i + 1] == '\xff') {
+      user_key->push_back('\0');
+      i += 2;
+    } else if (body[i + 1] == '\x01' && i + 2 == body.size()) {
+      break;
+    } else {
+      return Status::Corruption("shard engine", "bad escape in MVCC key");
+    }
+  }
+  char inv[Timestamp::kEncodedSize];
+  std::string_view enc = key.substr(key.size() - Timestamp::kEncodedSize);
+  for (size_t j = 0; j < Timestamp::kEncodedSize; j++) inv[j] = static_cast<char>(~enc[j]);
+  DKV_ASSIGN_OR_RETURN(*ts, Timestamp::Decode(std::string_view(inv, Timestamp::kEncodedSize)));
+  return Status::OK();
+}
+
+std::string EncodeSnapshotFiles(const std::vector<SnapshotFile>& files) {
+  std::string out(kSnapshotMagic, sizeof(kSnapshotMagic));
+  out.push_back(static_cast<char>(kSnapshotVersion));
+  PutVarint32(&out, static_cast<uint32_t>(files.size()));
+  for (const SnapshotFile& f : files) {
+    PutLengthPrefixed(&out, f.name);
+    PutFixed64(&out, f.contents.size());
+    out.append(f.contents);
+    PutFixed32(&out, Checksum32(f.name, f.contents));
+  }
+  PutFixed32(&out, Checksum32(out));
+  return out;
+}
+
+Result<std::vector<SnapshotFile>> DecodeSnapshotFiles(std::string_view data) {
+  auto bad = [](std::string_view what) { return Status::Corruption("shard snapshot", what); };
+  if (data.size() < sizeof(kSnapshotMagic) + 1 + 4) return bad("too short");
+  const uint32_t want = DecodeFixed32(data.data() + data.size() - 4);
+  std::string_view in = data.substr(0, data.size() - 4);
+  if (Checksum32(in) != want) return bad("checksum mismatch");
+  if (in.substr(0, 4) != std::string_view(kSnapshotMagic, 4)) return bad("bad magic");
+  if (static_cast<uint8_t>(in[4]) != kSnapshotVersion) return bad("unknown version");
+  in.remove_prefix(5);
+  uint32_t count;
+  if (!GetVarint32(&in, &count) || count > kMaxSnapshotFiles) return bad("bad file count");
+  std::vector<SnapshotFile> files;
+  for (uint32_t i = 0; i < count; i++) {
+    std::string_view name;
+    uint64_t size;
+    if (!GetLengthPrefixed(&in, &name) || !GetFixed64(&in, &size)) return bad("bad file header");
+    if (name.empty() || name == "." || name == ".." || name.find('/') != std::string_view::npos ||
+        name.find('\0') != std::string_view::npos) {
+      return bad("bad file name");
+    }
+    if (size > in.size()) return bad("file beyond the data");
+    std::string_view contents = in.substr(0, size);
+    in.remove_prefix(size);
+    uint32_t crc;
+    if (!GetFixed32(&in, &crc) || crc != Checksum32(name, contents)) return bad("file checksum");
+    files.push_back({std::string(name), std::string(contents)});
+  }
+  if (!in.empty()) return bad("trailing bytes");
+  return files;
+}
+
+// ---------------------------------------------------------------------------
+// ShardStateMachine
+
+ShardStateMachine::ShardStateMachine(storage::Env* env, std::string base_dir, ShardId shard)
+    : env_(env), base_dir_(std::move(base_dir)), shard_(shard) {}
+
+ShardStateMachine::~ShardStateMachine() = default;
+
+std::string ShardStateMachine::GenerationDir(uint64_t generation) const {
+  return base_dir_ + "/shard-" + std::to_string(shard_) + "-" + std::to_string(generation);
+}
+
+std::string ShardStateMachine::CurrentFile() const {
+  return base_dir_ + "/shard-" + std::to_string(shard_) + ".CURRENT";
+}
+
+Status ShardStateMachine::WriteCurrent(uint64_t generation) {
+  const std::string tmp = CurrentFile() + ".tmp";
+  DKV_RETURN_IF_ERROR(storage::WriteStringToFile(env_, std::to_string(generation), tmp, true));
+  DKV_RETURN_IF_ERROR(env_->RenameFile(tmp, CurrentFile()));
+  return env_->SyncDir(base_dir_);
+}
+
+Result<std::unique_ptr<ShardStateMachine>> ShardStateMachine::Open(storage::Env* env,
+                                                                   const std::string& base_dir,
+                                                                   ShardId shard) {
+  std::unique_ptr<ShardStateMachine> sm(new ShardStateMachine(env, base_dir, shard));
+  uint64_t generation = 1;
+  bool fresh = true;
+  Result<std::string> current = storage::ReadFileToString(env, sm->CurrentFile());
+  if (current.ok()) {
+    std::string_view s = *current;
+    uint64_t g = 0;
+    for (char c : s) {
+      if (c < '0' || c > '9') return Status::Corruption(sm->CurrentFile(), "not a number");
+      g = g * 10 + static_cast<uint64_t>(c - '0');
+    }
+    if (g == 0) return Status::Corruption(sm->CurrentFile(), "generation 0");
+    generation = g;
+    fresh = false;
+  }
+  DKV_RETURN_IF_ERROR(sm->OpenGeneration(generation, /*create=*/fresh));
+  if (fresh) DKV_RETURN_IF_ERROR(sm->WriteCurrent(generation));
+  return sm;
+}
+
+Status ShardStateMachine::OpenGeneration(uint64_t generation, bool create) {
+  storage::Options options;
+  options.env = env_;
+  options.create_if_missing = create;
+  DKV_ASSIGN_OR_RETURN(std::unique_ptr<storage::DB> db,
+                       storage::DB::Open(options, GenerationDir(generation)));
+  std::string v;
+  Status st = db->Get(storage::ReadOptions(), kAppliedKey, &v);
+  AppliedState applied;
+  if (st.ok()) {
+    DKV_ASSIGN_OR_RETURN(applied, DecodeAppliedState(v));
+  } else if (!st.IsNotFound()) {
+    return st;
+  }
+  db_ = std::move(db);
+  applied_ = applied;
+  generation_ = generation;
+  return Status::OK();
+}
+
+void ShardStateMachine::ApplyWrite(const ShardCommand& cmd, storage::WriteBatch* batch) {
+  for (const WriteOp& op : cmd.ops) {
+    batch->Put(MvccKey(op.key, cmd.ts), EncodeValue(op.type == OpType::kDelete, op.value));
+  }
+}
+
+Status ShardStateMachine::Apply(const std::vector<raft::Entry>& entries) {
+  storage::WriteBatch batch;
+  AppliedState next = applied_;
+  storage::WriteOptions wo;
+  wo.sync = false;
+  for (const raft::Entry& e : entries) {
+    if (e.index <= next.index) continue;  // replayed after a restart
+    DKV_ASSERT(e.index == next.index + 1);
+    if (e.type == raft::EntryType::kConfChange) {
+      Result<raft::ConfChange> cc = raft::DecodeConfChange(e.data);
+      if (cc.ok()) next.conf = raft::ApplyConfChange(next.conf, *cc);
+    } else if (!e.data.empty()) {  // empty: a new leader's no-op
+      Result<ShardCommand> cmd = DecodeShardCommand(e.data);
+      if (!cmd.ok()) {
+        bad_commands_++;
+      } else if (cmd->type == CommandType::kWrite) {
+        // Timestamps follow log order on every replica, whatever the leader's clock did.
+        cmd->ts = std::max(cmd->ts, NextTimestamp(next.max_ts));
+        next.max_ts = cmd->ts;
+        ApplyWrite(*cmd, &batch);
+      } else {
+        // GC reads the engine: write what came before it first.
+        batch.Put(kAppliedKey, EncodeAppliedState(next));
+        DKV_RETURN_IF_ERROR(db_->Write(wo, batch));
+        batch.Clear();
+        applied_ = next;
+        DKV_RETURN_IF_ERROR(GarbageCollect(cmd->safe_point).status());
+        next.gc_safe_point = applied_.gc_safe_point;
+      }
+    }
+    next.index = e.index;
+    next.term = e.term;
+  }
+  if (next == applied_) return Status::OK();
+  batch.Put(kAppliedKey, EncodeAppliedState(next));
+  DKV_RETURN_IF_ERROR(db_->Write(wo, batch));
+  applied_ = next;
+  return Status::OK();
+}
+
+Result<ReadResult> ShardStateMachine::Get(std::string_view key, std::optional<Timestamp> at) {
+  if (at.has_value() && *at < applied_.gc_safe_point) {
+    return Status::InvalidArgument("shard " + std::to_string(shard_),
+                                   "read at " + at->ToString() + " below the GC safe point " +
+                                       applied_.gc_safe_point.ToString());
+  }
+  const std::string prefix = MvccKeyPrefix(key);
+  storage::ReadOptions ro;
+  std::unique_ptr<storage::Iterator> it = db_->NewIterator(ro);
+  it->Seek(MvccKey(key, at.value_or(kMaxTimestamp)));
+  ReadResult r;
+  if (!it->Valid()) {
+    DKV_RETURN_IF_ERROR(it->status());
+    return r;
+  }
+  std::string_view k = it->key();
+  if (k.size() != prefix.size() + Timestamp::kEncodedSize || !k.starts_with(prefix)) return r;
+  std::string user_key;
+  DKV_RETURN_IF_ERROR(ParseMvccKey(k, &user_key, &r.ts));
+  bool tombstone;
+  std::string_view value;
+  DKV_RETURN_IF_ERROR(DecodeValue(it->value(), &tombstone, &value));
+  if (tombstone) return ReadResult{};
+  r.found = true;
+  r.value.assign(value);
+  return r;
+}
+
+Result<uint64_t> ShardStateMachine::GarbageCollect(const Timestamp& safe_point) {
+  storage::WriteOptions wo;
+  wo.sync = false;
+  storage::WriteBatch batch;
+  uint64_t dropped = 0;
+  std::string current;        // user key being scanned
+  bool kept_visible = false;  // its newest version <= safe_point was seen
+  storage::ReadOptions ro;
+  ro.fill_cache = false;
+  const std::string start(1, kDataPrefix);
+  const std::string end(1, static_cast<char>(kDataPrefix + 1));
+  ro.iterate_upper_bound = end;
+  std::unique_ptr<storage::Iterator> it = db_->NewIterator(ro);
+  for (it->Seek(start); it->Valid(); it->Next()) {
+    std::string user_key;
+    Timestamp ts;
+    DKV_RETURN_IF_ERROR(ParseMvccKey(it->key(), &user_key, &ts));
+    if (user_key != current) {
+      current = std::move(user_key);
+      kept_visible = false;
+    }
+    if (ts > safe_point) continue;  // still visible to reads above the safe point
+    bool drop = kept_visible;
+    if (!kept_visible) {
+      kept_visible = true;
+      bool tombstone;
+      std::string_view value;
+      DKV_RETURN_IF_ERROR(DecodeValue(it->value(), &tombstone, &value));
+      drop = tombstone;  // a delete that nothing older needs to hide
+    }
+    if (drop) {
+      batch.Delete(it->key());
+      dropped++;
+      if (batch.Count() >= kGcBatchOps) {
+        DKV_RETURN_IF_ERROR(db_->Write(wo, batch));
+        batch.Clear();
+      }
+    }
+  }
+  DKV_RETURN_IF_ERROR(it->status());
+  it.reset();
+  AppliedState next = applied_;
+  next.gc_safe_point = std::max(next.gc_safe_point, safe_point);
+  batch.Put(kAppliedKey, EncodeAppliedState(next));
+  DKV_RETURN_IF_ERROR(db_->Write(wo, batch));
+  applied_ = next;
+  return dropped;
+}
+
+Status ShardStateMachine::Sync() { return db_->SyncWal(); }
+
+Status ShardStateMachine::Destroy() {
+  db_.reset();
+  storage::Options options;
+  options.env = env_;
+  DKV_RETURN_IF_ERROR(storage::DestroyDB(GenerationDir(generation_), options));
+  Status st = env_->RemoveFile(CurrentFile());
+  if (!st.ok() && !st.IsNotFound()) return st;
+  return env_->SyncDir(base_dir_);
+}
+
+Result<std::string> ShardStateMachine::CreateSnapshot() {
+  const std::string dir = base_dir_ + "/shard-" + std::to_string(shard_) + ".checkpoint";
+  RemoveDirAndFiles(env_, dir);  // a leftover of a crash
+  DKV_RETURN_IF_ERROR(db_->CreateCheckpoint(dir));
+  std::vector<SnapshotFile> files;
+  Result<std::vector<std::string>> names = env_->GetChildren(dir);
+  Status st = names.status();
+  if (st.ok()) {
+    std::vector<std::string> sorted = *names;
+    std::sort(sorted.begin(), sorted.end());
+    for (const std::string& name : sorted) {
+      Result<std::string> contents = storage::ReadFileToString(env_, dir + "/" + name);
+      if (!contents.ok()) {
+        st = contents.status();
+        break;
+      }
+      files.push_back({name, std::move(contents).value()});
+    }
+  }
+  RemoveDirAndFiles(env_, dir);
+  DKV_RETURN_IF_ERROR(st);
+  return EncodeSnapshotFiles(files);
+}
+
+Status ShardStateMachine::RestoreSnapshot(std::string_view data) {
+  DKV_ASSIGN_OR_RETURN(std::vector<SnapshotFile> files, DecodeSnapshotFiles(data));
+  const uint64_t old_generation = generation_;
+  const uint64_t generation = generation_ + 1;
+  const std::string dir = GenerationDir(generation);
+  RemoveDirAndFiles(env_, dir);
+  DKV_RETURN_IF_ERROR(env_->CreateDir(dir));
+  for (const SnapshotFile& f : files) {
+    DKV_RETURN_IF_ERROR(storage::WriteStringToFile(env_, f.contents, dir + "/" + f.name, true));
+  }
+  DKV_RETURN_IF_ERROR(env_->SyncDir(dir));
+  DKV_RETURN_IF_ERROR(env_->SyncDir(base_dir_));
+  // Open the new engine before switching to it: a snapshot that does not open
+  // leaves the old engine in place.
+  std::unique_ptr<storage::DB> old_db = std::move(db_);
+  const AppliedState old_applied = applied_;
+  Status st = OpenGeneration(generation, /*create=*/false);
+  if (!st.ok()) {
+    db_ = std::move(old_db);
+    applied_ = old_applied;
+    generation_ = old_generation;
+    RemoveDirAndFiles(env_, dir);
+    return Status::Corruption("shard snapshot", "does not open: " + st.ToString());
+  }
+  DKV_RETURN_IF_ERROR(WriteCurrent(generation));
+  storage::Options options;
+  options.env = env_;
+  old_db.reset();
+  storage::DestroyDB(GenerationDir(old_generation), options).IgnoreError();
+  return Status::OK();
+}
+
+}  // namespace dkv::node

@@ -1,0 +1,151 @@
+// ShardStateMachine: one replica's data — the "kv engine" of a shard, one
+// storage::DB per replica in its own directory under the node's data dir.
+//
+// It stores MVCC versions: (user key, HLC commit timestamp) -> value with a
+// small header, applies committed Raft entries (ShardCommand), answers reads at
+// the latest or a given timestamp, collects versions below a safe point, and
+// turns the engine into Raft snapshot bytes (a checkpoint, checksummed) and
+// back. Frozen layouts (docs/node.md):
+//
+//   0x01 'A'                          -> applied state (index, term, conf, max ts, gc point)
+//   0x02 | escape(user key) | ~ts(12) -> value header | value
+//   escape: 0x00 -> 0x00 0xFF, then the terminator 0x00 0x01 (order-preserving,
+//           prefix-free); ~ts: the 12-byte Timestamp encoding, bitwise inverted
+//           so a key's newest version sorts first.
+//   value header: flags(1; bit0 = tombstone) | value kind(1; 0 = plain bytes,
+//           later CRDT types) | lp metadata (empty; later a version vector)
+//
+// Apply writes data and the applied state in ONE batch WITHOUT fsync: the Raft
+// log is the durable record, and after a crash the node replays entries from
+// applied + 1 (replay is idempotent: same key, same timestamp, same bytes).
+// Owned by the Node; not thread-safe (the Node's thread).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "node/shard_command.h"
+#include "raft/types.h"
+#include "storage/db.h"
+#include "storage/env.h"
+#include "time/hlc.h"
+
+namespace dkv::node {
+
+using ShardId = uint64_t;
+
+// Where the state machine stands. Persisted with every applied batch.
+struct AppliedState {
+  uint64_t index = 0;
+  uint64_t term = 0;
+  raft::ConfState conf;  // membership as of `index`
+  // The largest commit timestamp applied: the next write gets a larger one, so
+  // log order and timestamp order agree on every replica.
+  Timestamp max_ts;
+  // Versions only reads at or above this are guaranteed to find.
+  Timestamp gc_safe_point;
+  friend bool operator==(const AppliedState&, const AppliedState&) = default;
+};
+
+std::string EncodeAppliedState(const AppliedState& s);
+Result<AppliedState> DecodeAppliedState(std::string_view v);
+
+// MVCC key and value encodings (public for tests and tools).
+std::string MvccKey(std::string_view user_key, const Timestamp& ts);
+// The prefix every version of user_key shares.
+std::string MvccKeyPrefix(std::string_view user_key);
+// Splits an MVCC key; Corruption when it is not one.
+Status ParseMvccKey(std::string_view key, std::string* user_key, Timestamp* ts);
+
+// The result of one read.
+struct ReadResult {
+  bool found = false;  // false: no version, or the newest visible one is a delete
+  std::string value;
+  Timestamp ts;  // the version's commit timestamp when found
+};
+
+class ShardStateMachine {
+ public:
+  // Opens the replica's engine under base_dir (creating an empty one if there
+  // is none): base_dir/shard-<id>.CURRENT names the live directory.
+  static Result<std::unique_ptr<ShardStateMachine>> Open(storage::Env* env,
+                                                         const std::string& base_dir,
+                                                         ShardId shard);
+  ~ShardStateMachine();
+  ShardStateMachine(const ShardStateMachine&) = delete;
+  ShardStateMachine& operator=(const ShardStateMachine&) = delete;
+
+  ShardId shard() const { return shard_; }
+  const AppliedState& applied() const { return applied_; }
+
+  // Applies committed entries, in order, as one unsynced batch together with
+  // the new applied state. Entries at or below applied().index are skipped
+  // (replay). Conf change entries update applied().conf; undecodable commands
+  // are skipped on every replica alike and counted. A kGc command runs a GC
+  // pass. Fails only with the engine's error.
+  // REQUIRES: entries are contiguous and start at or below applied().index + 1.
+  Status Apply(const std::vector<raft::Entry>& entries);
+
+  // The newest version of `key` with commit ts <= `at` (latest when nullopt).
+  // InvalidArgument when `at` is below the GC safe point (that history is gone).
+  Result<ReadResult> Get(std::string_view key, std::optional<Timestamp> at = std::nullopt);
+
+  // Deletes every version no read at or above safe_point can see: for each key,
+  // all versions older than its newest version at or below safe_point, and that
+  // one too if it is a tombstone. Returns how many versions were dropped.
+  Result<uint64_t> GarbageCollect(const Timestamp& safe_point);
+
+  // Makes everything applied so far durable (before the raft log is compacted
+  // past it).
+  Status Sync();
+
+  // Serializes a checkpoint of the engine (docs/node.md "snapshot format").
+  // The applied state inside it says which log index it stands at.
+  Result<std::string> CreateSnapshot();
+  // Replaces the engine by the one in `data` (checked fully before anything is
+  // touched): writes its files into a fresh directory, syncs, switches CURRENT
+  // to it and reopens. Corruption for bad bytes; the old engine stays.
+  Status RestoreSnapshot(std::string_view data);
+
+  // Closes the engine and deletes its files and CURRENT. The object is
+  // unusable afterwards.
+  Status Destroy();
+
+  // Entries skipped because their command did not decode.
+  uint64_t bad_commands() const { return bad_commands_; }
+  storage::DB* db() { return db_.get(); }
+
+ private:
+  ShardStateMachine(storage::Env* env, std::string base_dir, ShardId shard);
+  Status OpenGeneration(uint64_t generation, bool create);
+  std::string GenerationDir(uint64_t generation) const;
+  std::string CurrentFile() const;
+  Status WriteCurrent(uint64_t generation);
+  void ApplyWrite(const ShardCommand& cmd, storage::WriteBatch* batch);
+
+  storage::Env* env_;
+  const std::string base_dir_;
+  const ShardId shard_;
+  uint64_t generation_ = 0;
+  std::unique_ptr<storage::DB> db_;
+  AppliedState applied_;
+  uint64_t bad_commands_ = 0;
+};
+
+// Snapshot byte format (frozen), public for tests and fuzzing:
+//   magic "DKSS" | version(1)=1 | varint32 file count |
+//   count x ( lp name | fixed64 size | bytes | fixed32 Checksum32(name, bytes) ) |
+//   fixed32 Checksum32(everything before)
+struct SnapshotFile {
+  std::string name;
+  std::string contents;
+};
+std::string EncodeSnapshotFiles(const std::vector<SnapshotFile>& files);
+// Corruption on any malformed or mismatching byte.
+Result<std::vector<SnapshotFile>> DecodeSnapshotFiles(std::string_view data);
+
+}  // namespace dkv::node
