@@ -70,6 +70,9 @@ struct ClientState {
   bool multi_dirty = false;  // a queued command was rejected: EXEC aborts
   std::vector<std::vector<std::string>> queued;
   std::set<std::string> watched;
+  // Watched keys whose TTL had already passed when WATCHed: their expiry is
+  // no change (Redis 7 keeps the same flag).
+  std::set<std::string> watched_expired;
   bool watch_dirty = false;  // a watched key changed: EXEC returns null
 };
 

@@ -255,6 +255,12 @@ void Dispatcher::Exec(ClientState* client, ReplyBuilder* reply) {
   queued.swap(client->queued);
   bool aborted = client->multi_dirty;
   bool watch_failed = client->watch_dirty;
+  // A watched key whose TTL passed since WATCH changed even if nothing has
+  // deleted it yet (Redis 6.0.9+).
+  for (const std::string& key : client->watched) {
+    if (watch_failed) break;
+    watch_failed = !client->watched_expired.count(key) && keyspace_->IsExpired(key);
+  }
   client->in_multi = false;
   client->multi_dirty = false;
   server_->UnwatchAll(client);
@@ -318,7 +324,13 @@ void Watch(CommandContext& ctx) {
     ctx.reply->Error("ERR WATCH inside MULTI is not allowed");
     return;
   }
-  for (size_t i = 1; i < ctx.argc(); i++) ctx.server->Watch(ctx.client, ctx.arg(i));
+  for (size_t i = 1; i < ctx.argc(); i++) {
+    const std::string& key = ctx.arg(i);
+    if (!ctx.client->watched.count(key) && ctx.keyspace->IsExpired(key)) {
+      ctx.client->watched_expired.insert(key);
+    }
+    ctx.server->Watch(ctx.client, key);
+  }
   ctx.reply->Ok();
 }
 

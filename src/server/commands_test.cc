@@ -311,6 +311,45 @@ TEST(ServerCommandsTest, QuitClosesAfterReply) {
   EXPECT_TRUE(h.client.close_after_reply);
 }
 
+TEST(ServerCommandsTest, ClientKillOfOneselfClosesAfterItsReply) {
+  Harness h;
+  EXPECT_EQ(h.Run({"client", "kill", "ID", "1"}), ":1\r\n");
+  EXPECT_TRUE(h.client.close_after_reply);  // the reply goes out first
+  EXPECT_FALSE(h.client.killed);
+  EXPECT_EQ(h.Run({"client", "kill", "127.0.0.1:5001"}), "+OK\r\n");
+  EXPECT_TRUE(h.other.killed);  // another client is closed at once
+}
+
+TEST(TransactionTest, WatchedKeyExpiringByItselfFailsExec) {
+  Harness h;
+  EXPECT_EQ(h.Run({"set", "k", "v", "PX", "100"}), "+OK\r\n");
+  EXPECT_EQ(h.Run({"watch", "k"}), "+OK\r\n");
+  h.clock.now_us += 200 * 1000;  // k's TTL passes; nothing touches it
+  EXPECT_EQ(h.Run({"multi"}), "+OK\r\n");
+  EXPECT_EQ(h.Run({"set", "x", "1"}), "+QUEUED\r\n");
+  EXPECT_EQ(h.Run({"exec"}), "*-1\r\n");
+  EXPECT_EQ(h.Run({"get", "x"}), "$-1\r\n");
+}
+
+TEST(TransactionTest, WatchedKeyAlreadyExpiredAtWatchDoesNotFailExec) {
+  Harness h;
+  EXPECT_EQ(h.Run({"set", "k", "v", "PX", "100"}), "+OK\r\n");
+  h.clock.now_us += 200 * 1000;
+  EXPECT_EQ(h.Run({"watch", "k"}), "+OK\r\n");
+  EXPECT_EQ(h.Run({"multi"}), "+OK\r\n");
+  EXPECT_EQ(h.Run({"set", "x", "1"}), "+QUEUED\r\n");
+  EXPECT_EQ(h.Run({"exec"}), "*1\r\n+OK\r\n");
+}
+
+TEST(TransactionTest, WatchedKeyWithFutureTtlDoesNotFailExec) {
+  Harness h;
+  EXPECT_EQ(h.Run({"set", "k", "v", "EX", "100"}), "+OK\r\n");
+  EXPECT_EQ(h.Run({"watch", "k"}), "+OK\r\n");
+  h.clock.now_us += 1000 * 1000;
+  EXPECT_EQ(h.Run({"multi"}), "+OK\r\n");
+  EXPECT_EQ(h.Run({"exec"}), "*0\r\n");
+}
+
 TEST(GlobTest, RedisPatterns) {
   EXPECT_TRUE(GlobMatch("h?llo", "hello"));
   EXPECT_TRUE(GlobMatch("h*llo", "heeeello"));

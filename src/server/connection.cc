@@ -55,6 +55,20 @@ void Connection::Close() {
   server_->RemoveConnection(state_.id);  // may drop the last owner but one
 }
 
+void Connection::Drain() {
+  if (closed_) return;
+  draining_ = true;
+  input_closed_ = true;
+  if (output_bytes() == 0) {
+    Close();
+    return;
+  }
+  // End the outstanding read (it completes with EOF) but keep writing.
+  asio::error_code ec;
+  sock().shutdown(asio::ip::tcp::socket::shutdown_receive, ec);
+  FlushOutput();
+}
+
 void Connection::Read() {
   if (closed_ || reading_ || input_closed_) return;
   reading_ = true;
@@ -71,9 +85,11 @@ void Connection::OnRead(const asio::error_code& ec, size_t n) {
   reading_ = false;
   if (closed_) return;
   if (ec) {
-    Close();
+    // Draining: the write completion closes once the replies are out.
+    if (!draining_ || output_bytes() == 0) Close();
     return;
   }
+  if (draining_) return;
   parser_.Append(std::string_view(read_buf_.data(), n));
   state_.last_interaction_ms = server_->keyspace()->NowMs();
   if (static_cast<int64_t>(parser_.buffered_bytes()) >
@@ -112,6 +128,7 @@ void Connection::AfterProcess(bool more) {
 }
 
 bool Connection::Process() {
+  if (draining_) return false;
   std::vector<std::string> argv;
   std::string error;
   std::string batch;  // replies of this round
@@ -168,7 +185,7 @@ void Connection::FlushOutput() {
   if (closed_) return;
   if (!writing_.empty()) return;  // the completion handler continues
   if (out_.empty()) {
-    if (held_.empty() && (state_.close_after_reply || state_.killed)) Close();
+    if (held_.empty() && (state_.close_after_reply || state_.killed || draining_)) Close();
     return;
   }
   writing_.swap(out_);

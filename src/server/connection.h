@@ -35,6 +35,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Start();
   // Closes the socket now; pending replies are dropped.
   void Close();
+  // Shutdown: reads and runs nothing more, writes the replies it owes, then
+  // closes (held replies must have been released first).
+  void Drain();
   // Releases held replies the server's commits now cover.
   void OnCommitted();
 
@@ -69,6 +72,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool paused_ = false;  // output over kOutputPauseBytes: not reading
   bool closed_ = false;
   bool input_closed_ = false;  // protocol error or QUIT: read no more
+  bool draining_ = false;      // server shutdown: close once output is written
 };
 
 }  // namespace dkv::server

@@ -249,6 +249,12 @@ Status Keyspace::ScanKeys(std::string_view start, size_t count, std::vector<std:
   return Status::OK();
 }
 
+bool Keyspace::IsExpired(std::string_view key) const {
+  if (expires_.empty()) return false;
+  auto it = expires_.find(std::string(key));
+  return it != expires_.end() && it->second <= NowMs();
+}
+
 Result<int> Keyspace::ActiveExpireCycle(int max_keys) {
   DKV_ASSERT(max_keys > 0);
   int64_t now = NowMs();

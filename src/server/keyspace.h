@@ -87,6 +87,10 @@ class Keyspace {
   int64_t Size() const { return static_cast<int64_t>(key_hashes_.size()); }
   int64_t ExpiresCount() const { return static_cast<int64_t>(expires_.size()); }
 
+  // True if `key` has a TTL that has passed (it may not be deleted yet).
+  // Reads only the expiry index.
+  bool IsExpired(std::string_view key) const;
+
   // Deletes at most `max_keys` keys whose time has passed; returns how many.
   Result<int> ActiveExpireCycle(int max_keys);
 

@@ -54,6 +54,10 @@ inline constexpr int kScanDefaultCount = 10;
 inline constexpr size_t kMaxScanCursors = 4096;
 // Writes deleted per engine batch by FLUSHDB, to bound batch memory.
 inline constexpr size_t kFlushBatchKeys = 1000;
+// How long a graceful shutdown waits for clients to read the replies they
+// are owed before closing them anyway (a client that stopped reading must
+// not hold the exit up; well under systemd's default 90 s stop timeout).
+inline constexpr int kShutdownDrainMs = 5000;
 // Max DEBUG SLEEP seconds (a test aid; never pause the loop for long).
 inline constexpr double kMaxDebugSleepSeconds = 60.0;
 

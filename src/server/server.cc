@@ -54,7 +54,8 @@ Server::Server(ServerConfig config, KvEngine* engine)
       acceptor_(io_),
       tls_acceptor_(io_),
       signals_(io_, SIGTERM, SIGINT),
-      cron_timer_(io_) {
+      cron_timer_(io_),
+      drain_timer_(io_) {
   keyspace_.set_on_change([this](std::string_view key) { watches_.Touch(key); });
 }
 
@@ -115,11 +116,26 @@ void Server::Shutdown() {
   uint64_t ticket = staging_.Submit(true);
   Status s = staging_.WaitCommitted(ticket);
   if (s.ok()) OnCommitted(ticket, true, s);
+  // Deliver every reply owed, then close: each connection reads nothing more
+  // and closes once its output is written; RemoveConnection stops the loop
+  // after the last. A client that does not read is cut off by the timer.
   std::vector<std::shared_ptr<Connection>> all;
   for (auto& [id, c] : connections_) all.push_back(c);
-  for (auto& c : all) c->Close();
-  // Run remaining handlers (they see closed sockets), then io_.run returns.
-  io_.stop();
+  for (auto& c : all) c->Drain();
+  if (connections_.empty()) {
+    io_.stop();
+    return;
+  }
+  drain_timer_.expires_after(std::chrono::milliseconds(kShutdownDrainMs));
+  drain_timer_.async_wait([this](const asio::error_code& ec) {
+    if (ec) return;
+    spdlog::warn("shutdown: closing {} clients that did not read their replies",
+                 connections_.size());
+    std::vector<std::shared_ptr<Connection>> rest;
+    for (auto& [id, c] : connections_) rest.push_back(c);
+    for (auto& c : rest) c->Close();
+    io_.stop();
+  });
 }
 
 Status Server::Listen(asio::ip::tcp::acceptor* acceptor, int port) {
@@ -189,7 +205,10 @@ void Server::OnAccept(asio::ip::tcp::socket socket, bool tls) {
   conn->Start();
 }
 
-void Server::RemoveConnection(int64_t id) { connections_.erase(id); }
+void Server::RemoveConnection(int64_t id) {
+  connections_.erase(id);
+  if (shutting_down_ && connections_.empty()) io_.stop();  // drained
+}
 
 void Server::WaitForCommit(const std::shared_ptr<Connection>& conn) {
   commit_waiters_.push_back(conn);

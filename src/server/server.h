@@ -105,6 +105,7 @@ class Server final : public ServerApi {
   std::atomic<int> bound_tls_port_{0};
   asio::signal_set signals_;
   asio::steady_timer cron_timer_;
+  asio::steady_timer drain_timer_;  // bounds the shutdown's reply draining
   std::atomic<int> bound_port_{0};
   std::map<int64_t, std::shared_ptr<Connection>> connections_;
   std::vector<std::shared_ptr<Connection>> commit_waiters_;

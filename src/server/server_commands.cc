@@ -240,10 +240,18 @@ void Client(CommandContext& ctx) {
   } else if (sub == "info" && ctx.argc() == 2) {
     ctx.reply->Verbatim(ClientLine(ctx.client, now) + "\n");
   } else if (sub == "kill" && ctx.argc() >= 3) {
+    // Killing oneself closes after this reply (as Redis's
+    // CLIENT_CLOSE_AFTER_REPLY), so the caller still hears it; others close
+    // at once.
+    auto kill = [&ctx](int64_t id) {
+      if (id != ctx.client->id) return ctx.server->KillClient(id);
+      ctx.client->close_after_reply = true;
+      return true;
+    };
     if (ctx.argc() == 3) {  // old form: CLIENT KILL addr:port
       for (ClientState* c : ctx.server->Clients()) {
         if (c->addr == ctx.arg(2)) {
-          ctx.server->KillClient(c->id);
+          kill(c->id);
           return ctx.reply->Ok();
         }
       }
@@ -280,7 +288,7 @@ void Client(CommandContext& ctx) {
       }
       if (match) ids.push_back(c->id);
     }
-    for (int64_t id : ids) killed += ctx.server->KillClient(id) ? 1 : 0;
+    for (int64_t id : ids) killed += kill(id) ? 1 : 0;
     ctx.reply->Integer(killed);
   } else if (sub == "help") {
     ctx.reply->ArrayHeader(1);

@@ -25,6 +25,7 @@ class WatchTable {
       if (it->second.empty()) by_key_.erase(it);
     }
     client->watched.clear();
+    client->watched_expired.clear();
     client->watch_dirty = false;
   }
   // Called for every changed key.

@@ -309,6 +309,62 @@ TEST(ServerIntegrationTest, ClientListAndKill) {
   EXPECT_EQ(Str(Cmd(a.get(), {"PING"})), "PONG");
 }
 
+TEST(ServerIntegrationTest, ClientKillOfOneselfDeliversTheReplyThenCloses) {
+  ServerProcess server;
+  Ctx a = Connect(server.port());
+  Reply id = Cmd(a.get(), {"CLIENT", "ID"});
+  EXPECT_EQ(Str(Cmd(a.get(), {"CLIENT", "KILL", "ID", std::to_string(id->integer)})), ":1");
+  EXPECT_EQ(Str(Cmd(a.get(), {"PING"})), "<no reply>");
+  // The old form answers +OK, also when it names the caller.
+  RawConn raw(server.port());
+  std::string info = raw.Call({"CLIENT", "INFO"}, 1);
+  std::string more;
+  while (info.find("\r\n", info.find("\r\n") + 2) == std::string::npos) {
+    std::string part = raw.ReadN(1);
+    if (part.empty()) break;
+    info += part;
+  }
+  size_t at = info.find(" addr=");
+  ASSERT_NE(at, std::string::npos) << info;
+  std::string addr = info.substr(at + 6, info.find(' ', at + 6) - (at + 6));
+  EXPECT_EQ(raw.Call({"CLIENT", "KILL", addr}, 5), "+OK\r\n");
+  EXPECT_TRUE(raw.ReadToEof(&more));
+  EXPECT_EQ(more, "");
+}
+
+// SIGTERM while replies are owed (here 24 MiB of them, more than the socket
+// buffers hold, produced before the signal is handled because DEBUG SLEEP
+// holds the loop): the client still receives every reply, then EOF.
+TEST(ServerIntegrationTest, SigtermDeliversPendingRepliesBeforeClosing) {
+  ServerProcess server;
+  const std::string big(1 << 20, 'v');
+  {
+    Ctx c = Connect(server.port());
+    EXPECT_EQ(Str(Cmd(c.get(), {"SET", "big", big})), "OK");
+  }
+  RawConn raw(server.port());
+  const int kGets = 24;
+  std::string req = "*3\r\n$5\r\nDEBUG\r\n$5\r\nSLEEP\r\n$3\r\n0.5\r\n";
+  for (int i = 0; i < kGets; i++) req += "*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n";
+  req += "*3\r\n$3\r\nSET\r\n$4\r\nlast\r\n$1\r\n1\r\n";
+  ASSERT_TRUE(raw.Send(req));
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));  // inside DEBUG SLEEP
+  server.Signal(SIGTERM);
+  std::string got;
+  EXPECT_TRUE(raw.ReadToEof(&got));
+  std::string expected = "+OK\r\n";
+  for (int i = 0; i < kGets; i++)
+    expected += "$" + std::to_string(big.size()) + "\r\n" + big + "\r\n";
+  expected += "+OK\r\n";
+  EXPECT_EQ(got.size(), expected.size());
+  EXPECT_TRUE(got == expected);
+  int status = server.Wait();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  server.Start();
+  Ctx c = Connect(server.port());
+  EXPECT_EQ(Str(Cmd(c.get(), {"GET", "last"})), "1");  // acknowledged, so durable
+}
+
 // redis-cli without a terminal prints raw values ("50", an empty line for nil).
 TEST(ServerIntegrationTest, RedisCliTalksToIt) {
   ServerProcess server;

@@ -169,6 +169,18 @@ class ServerProcess {
     pid_ = -1;
     return status;
   }
+  // Sends `sig` without waiting (Wait() collects the exit).
+  void Signal(int sig) {
+    if (pid_ > 0) ::kill(pid_, sig);
+  }
+  // Waits for the exit; returns the exit status (or -1 if not running).
+  int Wait() {
+    if (pid_ <= 0) return -1;
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return status;
+  }
   void Restart() {
     Kill(SIGKILL);
     Start();
