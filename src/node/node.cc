@@ -219,6 +219,17 @@ void Node::Tick() {
 
 void Node::Receive(const MessageBatch& batch) {
   if (!failed_.ok()) return;
+  if (batch.hlc != Timestamp{}) {
+    Result<Timestamp> updated = hlc_->Update(batch.hlc);
+    if (!updated.ok()) {
+      // The peer's clock is too far ahead: its timestamp is refused, its
+      // messages are not (Raft does not depend on clocks; the state machine
+      // keeps commit timestamps in log order whatever a leader's clock says).
+      refused_clock_updates_++;
+      last_clock_error_ =
+          "from node " + std::to_string(batch.from) + ": " + updated.status().ToString();
+    }
+  }
   for (const Envelope& env : batch.messages) {
     auto it = replicas_.find(env.shard);
     if (it == replicas_.end()) {
@@ -363,7 +374,13 @@ Result<std::vector<Completion>> Node::ProcessReady() {
     }
     rd.messages.clear();
   }
-  for (auto& [to, batch] : outgoing) transport_->Send(std::move(batch));
+  if (!outgoing.empty()) {
+    const Timestamp now = hlc_->Now();
+    for (auto& [to, batch] : outgoing) {
+      batch.hlc = now;
+      transport_->Send(std::move(batch));
+    }
+  }
 
   // Steps 4-6: apply, answer, advance.
   for (auto& [r, rd] : readies) {

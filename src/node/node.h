@@ -155,6 +155,10 @@ class Node {
   NodeId id() const { return options_.id; }
   Hlc& hlc() { return *hlc_; }
   uint64_t dropped_messages() const { return dropped_messages_; }
+  // Peers' HLC timestamps refused for being too far ahead of our clock, and
+  // the last such error (for the runtime to log and export).
+  uint64_t refused_clock_updates() const { return refused_clock_updates_; }
+  const std::string& last_clock_error() const { return last_clock_error_; }
   // Synced writes of the raft engine so far (one per round that needed one).
   uint64_t log_syncs() const { return store_->synced_commits(); }
 
@@ -194,6 +198,8 @@ class Node {
   uint64_t tick_ = 0;
   uint64_t next_read_seq_ = 1;
   uint64_t dropped_messages_ = 0;
+  uint64_t refused_clock_updates_ = 0;
+  std::string last_clock_error_;
 };
 
 }  // namespace dkv::node

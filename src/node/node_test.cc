@@ -408,5 +408,124 @@ TEST(NodeTest, TransferLeadershipPassesThrough) {
   EXPECT_EQ(c.Leader(1), target);
 }
 
+// A single-node group driven by hand, for recovery cases.
+class SoloNode {
+ public:
+  SoloNode() { Open(); }
+  void Open() {
+    node.reset();
+    NodeOptions o;
+    o.id = 1;
+    o.data_dir = "/node";
+    o.env = &env;
+    o.clock = &clock;
+    auto r = Node::Open(o, &net);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    node = std::move(r).value();
+  }
+  void Drain() {
+    while (node->HasReady()) {
+      auto done = node->ProcessReady();
+      ASSERT_TRUE(done.ok()) << done.status().ToString();
+      for (Completion& c : *done) completions[c.token] = std::move(c);
+    }
+  }
+  void Lead(ShardId shard) {
+    ASSERT_TRUE(node->Campaign(shard).ok());
+    Drain();
+    ASSERT_EQ(node->LeaderOf(shard), 1u);
+  }
+
+  storage::FaultInjectionEnv env;
+  ManualClock clock;
+  QueueTransport net;
+  std::unique_ptr<Node> node;
+  std::map<uint64_t, Completion> completions;
+};
+
+TEST(NodeRecoveryTest, ShardEngineAheadOfRaftEngineFinishesTheSnapshotInstall) {
+  // A follower restores a snapshot into its shard engine (durable) and
+  // crashes before the raft engine records it. On restart the node completes
+  // the install from the shard engine's applied state.
+  SoloNode solo;
+  ASSERT_TRUE(solo.node->CreateReplica(1, {1}).ok());
+  solo.Lead(1);
+  ASSERT_TRUE(solo.node->Propose(1, ShardCommand::Put("a", "1"), 1).ok());
+  solo.Drain();
+  ASSERT_TRUE(solo.completions[1].status.ok());
+  const uint64_t applied = solo.node->GetReplicaStatus(1)->applied;
+  solo.node.reset();
+  {
+    auto sm = ShardStateMachine::Open(&solo.env, "/node", 1);
+    ASSERT_TRUE(sm.ok());
+    const uint64_t term = (*sm)->applied().term;
+    std::vector<raft::Entry> ents;
+    for (uint64_t i = 1; i <= 3; i++) {
+      ents.push_back({term, applied + i, raft::EntryType::kNormal,
+                      EncodeShardCommand(ShardCommand::Put("b" + std::to_string(i), "x"))});
+    }
+    ASSERT_TRUE((*sm)->Apply(ents).ok());
+    ASSERT_TRUE((*sm)->Sync().ok());
+  }
+  solo.Open();
+  auto st = solo.node->GetReplicaStatus(1);
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->applied, applied + 3);
+  EXPECT_EQ(st->first_index, applied + 4);
+  EXPECT_EQ(st->commit, applied + 3);
+  EXPECT_TRUE(solo.node->LocalRead(1, "b3")->found);
+  solo.Lead(1);
+  ASSERT_TRUE(solo.node->Propose(1, ShardCommand::Put("c", "1"), 2).ok());
+  solo.Drain();
+  ASSERT_TRUE(solo.completions.count(2));
+  EXPECT_TRUE(solo.completions[2].status.ok());
+  EXPECT_EQ(solo.completions[2].index, applied + 5);  // + the new leader's no-op
+}
+
+TEST(NodeRecoveryTest, CommitTimestampsComeFromTheHlcAndPeersAdvanceIt) {
+  SoloNode solo;
+  ASSERT_TRUE(solo.node->CreateReplica(1, {1}).ok());
+  solo.Lead(1);
+  ASSERT_TRUE(solo.node->Propose(1, ShardCommand::Put("k", "v"), 1).ok());
+  ASSERT_TRUE(solo.node->Read(1, "k", 2).ok());
+  solo.Drain();
+  ASSERT_TRUE(solo.completions.count(2));
+  const Timestamp written = solo.completions[2].ts;
+  EXPECT_GE(written.wall_time_us, solo.clock.now_us);
+
+  // A peer slightly ahead moves our clock; one beyond the max offset is refused.
+  MessageBatch ahead;
+  ahead.from = 2;
+  ahead.to = 1;
+  ahead.hlc = Timestamp{solo.clock.now_us + 1000, 5};
+  solo.node->Receive(ahead);
+  EXPECT_GE(solo.node->hlc().Last(), ahead.hlc);
+  MessageBatch broken = ahead;
+  broken.hlc = Timestamp{solo.clock.now_us + 3'600'000'000LL, 0};
+  solo.node->Receive(broken);
+  EXPECT_EQ(solo.node->refused_clock_updates(), 1u);
+  EXPECT_LT(solo.node->hlc().Last(), broken.hlc);
+  EXPECT_NE(solo.node->last_clock_error().find("node 2"), std::string::npos);
+  // Messages for shards not hosted here are dropped and counted.
+  MessageBatch stray = ahead;
+  stray.messages.push_back(Envelope{9, raft::Message{}});
+  solo.node->Receive(stray);
+  EXPECT_EQ(solo.node->dropped_messages(), 1u);
+}
+
+TEST(NodeRecoveryTest, UnansweredProposalsTimeOut) {
+  Cluster c(3);
+  c.CreateShard(1, {1, 2, 3});
+  const NodeId leader = c.WaitLeader(1);
+  c.Isolate(leader);
+  ASSERT_TRUE(c.node(leader)->Propose(1, ShardCommand::Put("k", "v"), 42).ok());
+  c.Tick(60);  // request_timeout_ticks = 50
+  ASSERT_TRUE(c.completions_.count(42));
+  EXPECT_TRUE(c.completions_[42].status.IsTimedOut());
+  auto st = c.node(leader)->GetReplicaStatus(1);
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->pending_proposals, 0u);
+}
+
 }  // namespace
 }  // namespace dkv::node

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "raft/types.h"
+#include "time/hlc.h"
 
 namespace dkv::node {
 
@@ -33,6 +34,12 @@ struct MessageBatch {
   NodeId from = raft::kNoNode;
   NodeId to = raft::kNoNode;
   std::vector<Envelope> messages;
+  // The sender's HLC reading when it made the batch; the zero Timestamp means
+  // none. The receiving core updates its HLC from it (refusing, and counting,
+  // a timestamp further ahead of its clock than the configured maximum offset).
+  // Added after the first version: a transport that does not carry it yet
+  // leaves it zero, which is safe.
+  Timestamp hlc;
 };
 
 // Called with each batch received from a peer, on the core's thread.
