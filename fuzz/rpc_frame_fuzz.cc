@@ -53,11 +53,22 @@ void CheckFrame(const dkv::rpc::Frame& frame) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view input(reinterpret_cast<const char*>(data), size);
-  // The first byte picks the piece size, so splits across reads are explored.
+  // The first byte picks the piece size (bits 1..7), so splits across reads are
+  // explored, and the mode (bit 0): raw stream bytes, or the rest taken as one
+  // payload behind a correct header -- random bytes almost never pass the
+  // checksum, and this mode lets the fuzzer reach protobuf parsing and the codec.
   size_t piece = 1;
+  std::string framed;
   if (!input.empty()) {
-    piece = 1 + static_cast<unsigned char>(input[0]);
+    const auto first = static_cast<unsigned char>(input[0]);
+    piece = 1 + (first >> 1);
     input.remove_prefix(1);
+    if ((first & 1) != 0) {
+      framed.resize(dkv::transport::kFrameHeaderBytes);
+      dkv::transport::EncodeFrameHeader(input, framed.data());
+      framed.append(input);
+      input = framed;
+    }
   }
   dkv::transport::FrameDecoder decoder(kFuzzMaxFrameBytes);
   dkv::Status status;
