@@ -35,6 +35,16 @@ TEST(ShardCommandTest, RoundTripsEveryKind) {
   EXPECT_EQ(*DecodeShardCommand(EncodeShardCommand(gc)), gc);
 }
 
+TEST(ShardCommandTest, EncodingIsTheFrozenOneOfDocsNodeMd) {
+  ShardCommand put = ShardCommand::Put("k", "v");
+  put.ts = Ts(1700000000000000, 0);
+  const std::string want(
+      "\x01\x01\x80\x06\x0a\x24\x18\x1e\x40\x00\x00\x00\x00\x00"
+      "\x01\x01\x01k\x01v",
+      20);
+  EXPECT_EQ(EncodeShardCommand(put), want);
+}
+
 TEST(ShardCommandTest, DecoderRejectsEveryTruncationAndTrailingBytes) {
   const std::string enc = EncodeShardCommand(ShardCommand::Put("key", "value"));
   for (size_t n = 0; n < enc.size(); n++) {
