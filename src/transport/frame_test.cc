@@ -57,6 +57,19 @@ TEST(FrameTest, HeaderIsBigEndianLengthThenChecksum) {
             RawFrame(static_cast<uint32_t>(payload.size()), Checksum32(payload), ""));
 }
 
+TEST(FrameTest, HelloBytesMatchTheFormatDoc) {
+  // The worked example of docs/formats/rpc.md.
+  rpc::Frame f;
+  f.mutable_hello()->set_node_id(1);
+  f.mutable_hello()->set_cluster_id("c1");
+  f.mutable_hello()->set_protocol_version(1);
+  const std::string want(
+      "\x00\x00\x00\x0a\x0e\x2f\x06\x6e"
+      "\x0a\x08\x08\x01\x12\x02\x63\x31\x18\x01",
+      18);
+  EXPECT_EQ(Encoded(f), want);
+}
+
 TEST(FrameTest, FramesSplitAtEveryByteBoundaryDecode) {
   const std::string stream =
       Encoded(HelloFrame(1)) + Encoded(HelloFrame(2)) + Encoded(HelloFrame(3));
