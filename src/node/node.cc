@@ -249,7 +249,16 @@ Status Node::NotLeader(const Replica& r) const {
 Status Node::TrackProposal(Replica& r, uint64_t token) {
   const raft::NodeStatus st = r.raw->GetStatus();
   DKV_ASSERT(st.role == raft::Role::kLeader);
-  DKV_ASSERT(r.proposals.count(st.last_index) == 0);
+  // Proposals of an earlier term at or above this index were cut from our log
+  // (a later leader had other entries there), so by leader completeness they
+  // were never committed and never will be.
+  for (auto it = r.proposals.lower_bound(st.last_index); it != r.proposals.end();) {
+    DKV_ASSERT(it->second.term < st.hard_state.term);
+    Complete(it->second.token,
+             Status::Aborted(ShardName(r.shard), "another leader's entry took its place"),
+             it->first);
+    it = r.proposals.erase(it);
+  }
   r.proposals[st.last_index] =
       PendingProposal{token, st.hard_state.term, tick_ + options_.request_timeout_ticks};
   return Status::OK();
