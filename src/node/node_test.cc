@@ -10,6 +10,7 @@
 #include <deque>
 #include <set>
 
+#include "check/linearizability.h"
 #include "common/random.h"
 #include "storage/fault_env.h"
 
@@ -82,7 +83,10 @@ class Cluster {
         while (n->HasReady()) {
           auto done = n->ProcessReady();
           ASSERT_TRUE(done.ok()) << done.status().ToString();
-          for (Completion& c : *done) completions_[c.token] = std::move(c);
+          for (Completion& c : *done) {
+            completed_at_[c.token] = event_++;
+            completions_[c.token] = std::move(c);
+          }
           moved = true;
         }
       }
@@ -172,6 +176,9 @@ class Cluster {
   std::map<NodeId, std::unique_ptr<storage::FaultInjectionEnv>> envs_;
   std::map<NodeId, std::unique_ptr<Node>> nodes_;
   std::map<uint64_t, Completion> completions_;
+  // A logical clock of invocations and completions, for histories.
+  std::map<uint64_t, int64_t> completed_at_;
+  int64_t event_ = 1;
   std::set<NodeId> isolated_;
   uint64_t next_token_ = 1;
   uint64_t compact_log_entries_;
@@ -603,6 +610,85 @@ TEST(NodeChaosTest, AcknowledgedWritesSurviveCrashesAndPartitions) {
         EXPECT_EQ(c.node(id)->GetReplicaStatus(s)->applied, applied) << "shard " << s;
       }
     }
+  }
+}
+
+// Concurrent puts and reads of a few keys per shard, through random nodes,
+// while nodes crash, restart and get isolated; the history (an operation
+// without an answer may have happened at any later time, or never) must be
+// linearizable per key (src/check).
+TEST(NodeChaosTest, HistoryOfPutsAndReadsIsLinearizable) {
+  for (uint64_t seed = 1; seed <= kChaosSeeds; seed++) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    Rng rng(seed * 7919);
+    Cluster c(3, /*compact_log_entries=*/25);
+    for (ShardId s = 1; s <= 2; s++) c.CreateShard(s, {1, 2, 3});
+    struct Pending {
+      check::Operation op;
+      bool is_put;
+    };
+    std::map<uint64_t, Pending> ops;  // by token
+    uint64_t token = 1;
+    NodeId down = raft::kNoNode;
+    for (int step = 0; step < kChaosSteps; step++) {
+      // A few client requests per tick, so they overlap.
+      for (int k = 0, n = static_cast<int>(rng.Uniform(4)); k < n; k++) {
+        const ShardId shard = 1 + rng.Uniform(2);
+        const std::string key =
+            "s" + std::to_string(shard) + "/" + std::string(1, 'a' + rng.Uniform(3));
+        const NodeId via = 1 + rng.Uniform(3);
+        if (!c.up(via)) continue;
+        const uint64_t t = token++;
+        const int64_t invoked = c.event_++;
+        if (rng.Uniform(2) == 0) {
+          const std::string value = "v" + std::to_string(t);
+          if (c.node(via)->Propose(shard, ShardCommand::Put(key, value), t).ok()) {
+            ops[t] = {check::Operation::Put(via, key, value, invoked, check::kUnknownCompletion),
+                      true};
+          }
+        } else if (c.node(via)->Read(shard, key, t).ok()) {
+          ops[t] = {
+              check::Operation::Get(via, key, std::nullopt, invoked, check::kUnknownCompletion),
+              false};
+        }
+      }
+      const uint64_t dice = rng.Uniform(100);
+      if (dice < 3 && down == raft::kNoNode) {
+        down = 1 + rng.Uniform(3);
+        c.Crash(down);
+      } else if (dice < 8 && down != raft::kNoNode) {
+        c.Start(down);
+        down = raft::kNoNode;
+      } else if (dice < 10 && c.isolated_.empty()) {
+        c.Isolate(1 + rng.Uniform(3));
+      } else if (dice < 14) {
+        c.Heal();
+      }
+      c.Tick();
+    }
+    c.Heal();
+    if (down != raft::kNoNode) c.Start(down);
+    c.Tick(100);
+    check::History history;
+    size_t answered = 0;
+    for (auto& [t, p] : ops) {
+      auto it = c.completions_.find(t);
+      if (it != c.completions_.end()) {
+        const Completion& done = it->second;
+        if (done.status.IsAborted()) continue;         // certainly never applied
+        if (!p.is_put && !done.status.ok()) continue;  // a failed read has no effect
+        if (done.status.ok()) {
+          p.op.complete_us = c.completed_at_[t];
+          if (!p.is_put && done.found) p.op.output = done.value;
+          answered++;
+        }
+      }
+      if (!p.is_put && p.op.unknown()) continue;  // an unanswered read says nothing
+      history.push_back(p.op);
+    }
+    EXPECT_GT(answered, 100u);
+    check::CheckResult result = check::CheckLinearizable(history);
+    EXPECT_EQ(result.verdict, check::Verdict::kOk) << result.explanation;
   }
 }
 
