@@ -139,7 +139,8 @@ class AsioTransport::Impl {
   void Dial(Peer* p);
   void ReadOut(Peer* p, const std::shared_ptr<OutConn>& c);
   void OnEstablished(Peer* p, const std::shared_ptr<OutConn>& c);
-  void FailOut(Peer* p, const std::shared_ptr<OutConn>& c, const Status& why);
+  // `c` by value: callers may pass p->conn, which this resets.
+  void FailOut(Peer* p, std::shared_ptr<OutConn> c, const Status& why);
   void ScheduleRedial(Peer* p);
   void StartWrite(Peer* p);
   void Accept();
@@ -148,7 +149,8 @@ class AsioTransport::Impl {
   Status OnInFrame(const std::shared_ptr<InConn>& c, rpc::Frame&& frame);
   void Deliver(Peer* p, node::MessageBatch batch);
   // `rejected`: closed for a protocol error (logged as an error and counted).
-  void CloseIn(const std::shared_ptr<InConn>& c, const Status& why, bool rejected);
+  // `c` by value: callers may pass a Peer's own pointer, which this resets.
+  void CloseIn(std::shared_ptr<InConn> c, const Status& why, bool rejected);
 
   const AsioTransportOptions options_;
   asio::io_context* const core_io_;
@@ -466,7 +468,7 @@ void AsioTransport::Impl::OnEstablished(Peer* p, const std::shared_ptr<OutConn>&
   StartWrite(p);
 }
 
-void AsioTransport::Impl::FailOut(Peer* p, const std::shared_ptr<OutConn>& c, const Status& why) {
+void AsioTransport::Impl::FailOut(Peer* p, std::shared_ptr<OutConn> c, const Status& why) {
   if (c != p->conn) return;  // already failed or replaced
   p->conn = nullptr;
   asio::error_code ignored;
@@ -685,8 +687,7 @@ void AsioTransport::Impl::Deliver(Peer* p, node::MessageBatch batch) {
   });
 }
 
-void AsioTransport::Impl::CloseIn(const std::shared_ptr<InConn>& c, const Status& why,
-                                  bool rejected) {
+void AsioTransport::Impl::CloseIn(std::shared_ptr<InConn> c, const Status& why, bool rejected) {
   if (c->closed) return;
   c->closed = true;
   if (c->peer == kNoNode) {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <asio.hpp>
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -20,6 +21,7 @@
 
 #include "common/random.h"
 #include "common/thread_annotations.h"
+#include "transport/codec.h"
 #include "transport/frame.h"
 
 namespace dkv::transport {
@@ -488,6 +490,53 @@ TEST_F(AsioTransportTest, PeerThatStopsReadingCausesDropsThenAStallTimeout) {
   ASSERT_TRUE(WaitFor([&] { return StatsFor(a, 2).dials_failed >= 1; })) << Log();
   EXPECT_TRUE(LogContains("no progress within the write stall timeout")) << Log();
   EXPECT_LT(StatsFor(a, 2).batches_sent, 2048u);
+}
+
+TEST_F(AsioTransportTest, NewerConnectionFromTheSameNodeReplacesTheOlder) {
+  AsioTransport* a = StartNode(Options(1, {1, 2, 3}));
+  ASSERT_NE(a, nullptr);
+  RawClient first(a->listen_port());
+  first.Write(HelloBytes(3, "test-cluster"));
+  ASSERT_TRUE(WaitFor([&] { return LogContains("node 3 connected from"); })) << Log();
+  RawClient second(a->listen_port());
+  second.Write(HelloBytes(3, "test-cluster"));
+  EXPECT_TRUE(first.ReadUntilClosed());
+  ASSERT_TRUE(WaitFor([&] { return LogContains("replaced by a newer one"); })) << Log();
+  EXPECT_EQ(a->inbound_rejected(), 0u);
+
+  // The newer one carries batches.
+  rpc::Frame f;
+  ToProto(Batch(3, 1, 5), f.mutable_raft_batch());
+  second.Write(*EncodeFrame(f));
+  ASSERT_TRUE(WaitFor([&] { return inbox(1).size() == 1; })) << Log();
+  EXPECT_EQ(StatsFor(a, 3).batches_received, 1u);
+}
+
+TEST_F(AsioTransportTest, StalledCoreMakesReceivedBatchesDropNotQueue) {
+  AsioTransportOptions oa = Options(1, {1, 2});
+  oa.max_undelivered_bytes = 64 << 10;
+  AsioTransport* a = StartNode(std::move(oa));
+  AsioTransport* b = StartNode(Options(2, {1, 2}));
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(WaitFor([&] { return Connected(b, 1); })) << Log();
+
+  // Block the core thread until the transport has had to drop.
+  std::atomic<bool> release{false};
+  asio::post(core_io_, [&] {
+    while (!release.load()) std::this_thread::sleep_for(1ms);
+  });
+  MessageBatch big = Batch(2, 1, 0);
+  big.messages[0].msg.entries[0].data = raft::Payload(std::string(16 << 10, 'x'));
+  for (int i = 0; i < 64; i++) b->Send(big);
+  ASSERT_TRUE(WaitFor([&] {
+    const PeerStats s = StatsFor(a, 2);
+    return s.batches_received + s.received_dropped == 64;
+  })) << Log();
+  release.store(true);
+  const PeerStats s = StatsFor(a, 2);
+  EXPECT_LE(s.batches_received, 4u);  // 64 KiB of ~16 KiB batches
+  EXPECT_GE(s.received_dropped, 60u);
+  ASSERT_TRUE(WaitFor([&] { return inbox(1).size() == s.batches_received; }));
 }
 
 TEST_F(AsioTransportTest, UnknownNodeIdIsRefused) {
