@@ -127,6 +127,13 @@ Status Node::CreateReplica(ShardId shard, std::vector<NodeId> peers) {
   if (!peers.empty() && std::find(peers.begin(), peers.end(), options_.id) == peers.end()) {
     return Status::InvalidArgument(ShardName(shard), "founding peers do not include this node");
   }
+  if (ShardStateMachine::Exists(env_, options_.data_dir, shard)) {
+    // Left by a RemoveReplica that crashed after dropping the group's log: a
+    // new replica starts empty, never from another incarnation's data.
+    DKV_ASSIGN_OR_RETURN(std::unique_ptr<ShardStateMachine> stale,
+                         ShardStateMachine::Open(env_, options_.data_dir, shard));
+    DKV_RETURN_IF_ERROR(stale->Destroy());
+  }
   store_->PutReplicaInfo(shard, EncodeReplicaInfo(peers));
   DKV_RETURN_IF_ERROR(store_->Commit(true));
   return OpenReplica(shard, peers);
@@ -165,19 +172,13 @@ Result<Node::Replica*> Node::Get(ShardId shard) const {
 }
 
 void Node::Complete(uint64_t token, Status status, uint64_t index) {
+  DKV_ASSERT(pending_requests_ > 0);
+  pending_requests_--;
   Completion c;
   c.token = token;
   c.status = std::move(status);
   c.index = index;
   completions_.push_back(std::move(c));
-}
-
-size_t Node::PendingCount() const {
-  size_t n = 0;
-  for (const auto& [shard, r] : replicas_) {
-    n += r->proposals.size() + r->reads_by_context.size() + r->reads_waiting.size();
-  }
-  return n;
 }
 
 // ---------------------------------------------------------------------------
@@ -246,22 +247,26 @@ Status Node::NotLeader(const Replica& r) const {
   return Status::Unavailable("not leader, leader is " + std::to_string(leader));
 }
 
-Status Node::TrackProposal(Replica& r, uint64_t token) {
+void Node::TrackProposals(Replica& r, const std::vector<uint64_t>& tokens) {
   const raft::NodeStatus st = r.raw->GetStatus();
   DKV_ASSERT(st.role == raft::Role::kLeader);
-  // Proposals of an earlier term at or above this index were cut from our log
-  // (a later leader had other entries there), so by leader completeness they
-  // were never committed and never will be.
-  for (auto it = r.proposals.lower_bound(st.last_index); it != r.proposals.end();) {
+  DKV_ASSERT(st.last_index >= tokens.size());
+  const uint64_t first = st.last_index + 1 - tokens.size();
+  // Proposals of an earlier term at or above these indexes were cut from our
+  // log (a later leader had other entries there), so by leader completeness
+  // they were never committed and never will be.
+  for (auto it = r.proposals.lower_bound(first); it != r.proposals.end();) {
     DKV_ASSERT(it->second.term < st.hard_state.term);
     Complete(it->second.token,
              Status::Aborted(ShardName(r.shard), "another leader's entry took its place"),
              it->first);
     it = r.proposals.erase(it);
   }
-  r.proposals[st.last_index] =
-      PendingProposal{token, st.hard_state.term, tick_ + options_.request_timeout_ticks};
-  return Status::OK();
+  for (size_t i = 0; i < tokens.size(); i++) {
+    r.proposals[first + i] =
+        PendingProposal{tokens[i], st.hard_state.term, tick_ + options_.request_timeout_ticks};
+    pending_requests_++;
+  }
 }
 
 Status Node::Propose(ShardId shard, ShardCommand command, uint64_t token) {
@@ -269,12 +274,36 @@ Status Node::Propose(ShardId shard, ShardCommand command, uint64_t token) {
   DKV_ASSIGN_OR_RETURN(Replica * r, Get(shard));
   DKV_RETURN_IF_ERROR(command.Validate());
   if (r->raw->GetStatus().role != raft::Role::kLeader) return NotLeader(*r);
-  if (PendingCount() >= kMaxPendingRequests) {
+  if (pending_requests_ >= kMaxPendingRequests) {
     return Status::ResourceExhausted(ShardName(shard), "too many pending requests");
   }
   command.ts = hlc_->Now();
   DKV_RETURN_IF_ERROR(r->raw->Propose(EncodeShardCommand(command)));
-  return TrackProposal(*r, token);
+  TrackProposals(*r, {token});
+  return Status::OK();
+}
+
+Status Node::ProposeBatch(ShardId shard, std::vector<std::pair<ShardCommand, uint64_t>> commands) {
+  if (!failed_.ok()) return failed_;
+  DKV_ASSIGN_OR_RETURN(Replica * r, Get(shard));
+  if (commands.empty()) return Status::OK();
+  for (const auto& [cmd, token] : commands) DKV_RETURN_IF_ERROR(cmd.Validate());
+  if (r->raw->GetStatus().role != raft::Role::kLeader) return NotLeader(*r);
+  if (pending_requests_ + commands.size() > kMaxPendingRequests) {
+    return Status::ResourceExhausted(ShardName(shard), "too many pending requests");
+  }
+  std::vector<std::string> data;
+  std::vector<uint64_t> tokens;
+  data.reserve(commands.size());
+  tokens.reserve(commands.size());
+  for (auto& [cmd, token] : commands) {
+    cmd.ts = hlc_->Now();
+    data.push_back(EncodeShardCommand(cmd));
+    tokens.push_back(token);
+  }
+  DKV_RETURN_IF_ERROR(r->raw->ProposeBatch(std::move(data)));
+  TrackProposals(*r, tokens);
+  return Status::OK();
 }
 
 Status Node::ProposeConfChange(ShardId shard, const raft::ConfChange& change, uint64_t token) {
@@ -282,23 +311,25 @@ Status Node::ProposeConfChange(ShardId shard, const raft::ConfChange& change, ui
   DKV_ASSIGN_OR_RETURN(Replica * r, Get(shard));
   if (r->raw->GetStatus().role != raft::Role::kLeader) return NotLeader(*r);
   DKV_RETURN_IF_ERROR(r->raw->ProposeConfChange(change));
-  return TrackProposal(*r, token);
+  TrackProposals(*r, {token});
+  return Status::OK();
 }
 
-Status Node::Read(ShardId shard, std::string key, uint64_t token) {
+Status Node::Read(ShardId shard, std::string key, uint64_t token, std::optional<Timestamp> at) {
   if (!failed_.ok()) return failed_;
   DKV_ASSIGN_OR_RETURN(Replica * r, Get(shard));
   if (key.empty() || key.size() > kMaxKeyBytes) {
     return Status::InvalidArgument(ShardName(shard), "key size out of range");
   }
-  if (PendingCount() >= kMaxPendingRequests) {
+  if (pending_requests_ >= kMaxPendingRequests) {
     return Status::ResourceExhausted(ShardName(shard), "too many pending requests");
   }
   std::string context = "R";
   PutFixed64(&context, next_read_seq_++);
   DKV_RETURN_IF_ERROR(r->raw->ReadIndex(context));
   r->reads_by_context[context] =
-      PendingRead{token, std::move(key), 0, tick_ + options_.request_timeout_ticks};
+      PendingRead{token, std::move(key), 0, tick_ + options_.request_timeout_ticks, at};
+  pending_requests_++;
   return Status::OK();
 }
 
@@ -449,7 +480,7 @@ void Node::ServeReads(Replica& r) {
     Completion c;
     c.token = waiting[i].token;
     c.index = waiting[i].index;
-    Result<ReadResult> got = r.sm->Get(waiting[i].key);
+    Result<ReadResult> got = r.sm->Get(waiting[i].key, waiting[i].at);
     if (got.ok()) {
       c.found = got->found;
       c.value = std::move(got->value);
@@ -457,6 +488,8 @@ void Node::ServeReads(Replica& r) {
     } else {
       c.status = got.status();
     }
+    DKV_ASSERT(pending_requests_ > 0);
+    pending_requests_--;
     completions_.push_back(std::move(c));
     waiting.erase(waiting.begin() + static_cast<std::ptrdiff_t>(i));
   }
@@ -494,6 +527,7 @@ Result<ReplicaStatus> Node::GetReplicaStatus(ShardId shard) const {
   s.first_index = r->log->FirstIndex();
   s.last_index = r->log->LastIndex();
   s.conf = r->sm->applied().conf;
+  s.removed = !s.conf.IsEmpty() && !s.conf.Contains(options_.id);
   s.pending_proposals = r->proposals.size();
   s.pending_reads = r->reads_by_context.size() + r->reads_waiting.size();
   return s;

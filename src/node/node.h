@@ -87,6 +87,9 @@ struct ReplicaStatus {
   uint64_t first_index = 0;
   uint64_t last_index = 0;
   raft::ConfState conf;  // as of the applied index
+  // The applied membership no longer lists this node: the runtime should
+  // RemoveReplica it.
+  bool removed = false;
   size_t pending_proposals = 0;
   size_t pending_reads = 0;
 };
@@ -126,10 +129,18 @@ class Node {
   // is N") on a follower (N = 0 when unknown; the server forwards),
   // ResourceExhausted (too many pending). Otherwise a Completion follows.
   Status Propose(ShardId shard, ShardCommand command, uint64_t token);
+  // Proposes several commands as one Raft proposal (one append, one MsgApp
+  // per follower): all are accepted or none, each completes under its own
+  // token. Same errors as Propose; InvalidArgument beyond raft's
+  // kMaxEntriesPerMsg commands.
+  Status ProposeBatch(ShardId shard, std::vector<std::pair<ShardCommand, uint64_t>> commands);
   // A linearizable read of `key` through ReadIndex; works on followers too
   // (the leader confirms the read index). A Completion follows once this
-  // replica has applied up to the read index.
-  Status Read(ShardId shard, std::string key, uint64_t token);
+  // replica has applied up to the read index. With `at`, reads the newest
+  // version at or below that timestamp instead of the latest
+  // (InvalidArgument in the Completion when below the GC safe point).
+  Status Read(ShardId shard, std::string key, uint64_t token,
+              std::optional<Timestamp> at = std::nullopt);
   // Membership change (admin). The Completion comes when it is applied.
   Status ProposeConfChange(ShardId shard, const raft::ConfChange& change, uint64_t token);
   Status TransferLeadership(ShardId shard, NodeId to);
@@ -174,18 +185,19 @@ class Node {
     std::string key;
     uint64_t index = 0;  // 0 until the read index is known
     uint64_t deadline_tick = 0;
+    std::optional<Timestamp> at;
   };
 
   Node(const NodeOptions& options, Transport* transport);
   Status OpenReplica(ShardId shard, const std::vector<NodeId>& peers);
   Result<Replica*> Get(ShardId shard) const;
   Status NotLeader(const Replica& r) const;
-  Status TrackProposal(Replica& r, uint64_t token);
+  // Records proposals just appended by this leader, the last at its last index.
+  void TrackProposals(Replica& r, const std::vector<uint64_t>& tokens);
   void ApplyCompleted(Replica& r, const std::vector<raft::Entry>& entries);
   void ServeReads(Replica& r);
   Status MaybeCompact(Replica& r);
   void Complete(uint64_t token, Status status, uint64_t index = 0);
-  size_t PendingCount() const;
 
   const NodeOptions options_;
   Transport* const transport_;
@@ -197,6 +209,7 @@ class Node {
   Status failed_;  // set when a round's storage write failed
   uint64_t tick_ = 0;
   uint64_t next_read_seq_ = 1;
+  size_t pending_requests_ = 0;  // proposals and reads not yet completed
   uint64_t dropped_messages_ = 0;
   uint64_t refused_clock_updates_ = 0;
   std::string last_clock_error_;

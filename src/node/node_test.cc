@@ -405,6 +405,44 @@ TEST(NodeTest, AddAndRemoveAReplica) {
   EXPECT_FALSE(c.node(victim)->HasReplica(1));
 }
 
+TEST(NodeTest, ProposeBatchCompletesEachCommandAndReadsAtATimestamp) {
+  Cluster c(3);
+  c.CreateShard(1, {1, 2, 3});
+  const NodeId leader = c.WaitLeader(1);
+  std::vector<std::pair<ShardCommand, uint64_t>> batch;
+  for (uint64_t t = 1001; t <= 1005; t++) {
+    batch.emplace_back(ShardCommand::Put("k", "v" + std::to_string(t - 1000)), t);
+  }
+  const uint64_t syncs = c.node(leader)->log_syncs();
+  ASSERT_TRUE(c.node(leader)->ProposeBatch(1, batch).ok());
+  c.Pump();
+  EXPECT_LE(c.node(leader)->log_syncs(), syncs + 2);
+  uint64_t last_index = 0;
+  for (uint64_t t = 1001; t <= 1005; t++) {
+    ASSERT_TRUE(c.completions_.count(t)) << t;
+    EXPECT_TRUE(c.completions_[t].status.ok());
+    EXPECT_GT(c.completions_[t].index, last_index);
+    last_index = c.completions_[t].index;
+  }
+  // The version just before the latest, read at the latest's timestamp - 1.
+  const NodeId follower = leader == 1 ? 2 : 1;
+  auto latest = c.Read(follower, 1, "k");
+  ASSERT_TRUE(latest.ok());
+  EXPECT_EQ(latest->value, "v5");
+  const Timestamp v5 = latest->ts;
+  ASSERT_GT(v5.logical, 0u);  // the manual clock stands still: same wall time
+  ASSERT_TRUE(
+      c.node(follower)->Read(1, "k", 2000, Timestamp{v5.wall_time_us, v5.logical - 1}).ok());
+  c.Tick(3);
+  ASSERT_TRUE(c.completions_.count(2000));
+  EXPECT_EQ(c.completions_[2000].value, "v4");
+  // A follower refuses a batch with the leader hint; a bad command refuses it all.
+  Status st = c.node(follower)->ProposeBatch(1, batch);
+  EXPECT_TRUE(st.IsUnavailable());
+  batch.emplace_back(ShardCommand::Put("", "bad"), 1009);
+  EXPECT_TRUE(c.node(leader)->ProposeBatch(1, batch).IsInvalidArgument());
+}
+
 TEST(NodeTest, TransferLeadershipPassesThrough) {
   Cluster c(3);
   c.CreateShard(1, {1, 2, 3});

@@ -220,6 +220,10 @@ ShardStateMachine::ShardStateMachine(storage::Env* env, std::string base_dir, Sh
 
 ShardStateMachine::~ShardStateMachine() = default;
 
+bool ShardStateMachine::Exists(storage::Env* env, const std::string& base_dir, ShardId shard) {
+  return env->FileExists(base_dir + "/shard-" + std::to_string(shard) + ".CURRENT");
+}
+
 std::string ShardStateMachine::GenerationDir(uint64_t generation) const {
   return base_dir_ + "/shard-" + std::to_string(shard_) + "-" + std::to_string(generation);
 }

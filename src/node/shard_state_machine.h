@@ -75,6 +75,8 @@ class ShardStateMachine {
   static Result<std::unique_ptr<ShardStateMachine>> Open(storage::Env* env,
                                                          const std::string& base_dir,
                                                          ShardId shard);
+  // True when base_dir holds an engine for `shard` (its CURRENT file).
+  static bool Exists(storage::Env* env, const std::string& base_dir, ShardId shard);
   ~ShardStateMachine();
   ShardStateMachine(const ShardStateMachine&) = delete;
   ShardStateMachine& operator=(const ShardStateMachine&) = delete;
