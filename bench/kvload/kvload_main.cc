@@ -32,9 +32,18 @@
 #include <thread>
 #include <vector>
 
+#include "kvload/kvload.h"
 #include "kvload/protocol.h"
 
 namespace dkv::kvload {
+
+std::string MakeKey(int64_t i, int key_size) {
+  std::string digits = std::to_string(i);
+  std::string key = "k";
+  if (static_cast<int>(digits.size()) + 1 < key_size) key.append(key_size - 1 - digits.size(), '0');
+  return key + digits;
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -47,23 +56,6 @@ constexpr auto kReconnectDelay = std::chrono::milliseconds(50);
 constexpr int kFailoverAttemptTimeoutMs = 500;
 // Give up measuring failover after this long.
 constexpr int kFailoverMaxMs = 60'000;
-
-struct Options {
-  std::string protocol = "resp";
-  std::vector<std::string> endpoints;
-  int clients = 16;
-  int threads = 1;
-  double duration_s = 10;
-  int64_t ops = 0;  // > 0: stop after this many operations instead
-  std::string op = "put";
-  int key_size = 16;
-  int value_size = 100;
-  int64_t keys = 100'000;
-  uint64_t seed = 1;
-  std::string json_path;
-  std::string label;
-  int kill_pid = 0;
-};
 
 struct Endpoint {
   std::string host;
@@ -92,14 +84,6 @@ bool Resolve(const std::string& spec, Endpoint* e) {
   return true;
 }
 
-// Key i, zero-padded to key_size bytes ("k000000000012345").
-std::string MakeKey(int64_t i, int key_size) {
-  std::string digits = std::to_string(i);
-  std::string key = "k";
-  if (static_cast<int>(digits.size()) + 1 < key_size) key.append(key_size - 1 - digits.size(), '0');
-  return key + digits;
-}
-
 struct Client {
   int fd = -1;
   size_t endpoint = 0;
@@ -114,13 +98,6 @@ struct Client {
   int64_t fill_next = -1;  // fill mode: next key this client writes
 };
 
-struct ThreadStats {
-  int64_t ops = 0;
-  int64_t errors = 0;
-  int64_t reconnects = 0;
-  std::vector<uint32_t> latencies_us;
-};
-
 class Driver {
  public:
   Driver(const Options& o, std::vector<Endpoint> endpoints, const Protocol* protocol)
@@ -129,7 +106,7 @@ class Driver {
   }
 
   // Runs the clients [first, first+count) on this thread until stop_.
-  void RunThread(int first, int count, ThreadStats* stats) {
+  void RunThread(int first, int count, LoadResult* stats) {
     int ep = ::epoll_create1(EPOLL_CLOEXEC);
     std::vector<Client> clients(count);
     for (int i = 0; i < count; i++) {
@@ -165,7 +142,7 @@ class Driver {
   int64_t Done() const { return done_.load(std::memory_order_relaxed); }
 
  private:
-  void Connect(int ep, Client* c, int index, ThreadStats* stats) {
+  void Connect(int ep, Client* c, int index, LoadResult* stats) {
     const Endpoint& e = endpoints_[c->endpoint];
     c->fd = ::socket(e.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
@@ -188,7 +165,7 @@ class Driver {
   }
 
   // A failed connection: count it, try the next endpoint after a pause.
-  void Drop(int ep, Client* c, ThreadStats* stats) {
+  void Drop(int ep, Client* c, LoadResult* stats) {
     if (c->fd >= 0) {
       ::epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, nullptr);
       ::close(c->fd);
@@ -201,7 +178,7 @@ class Driver {
     c->retry_at = Clock::now() + kReconnectDelay;
   }
 
-  void Issue(int ep, Client* c, ThreadStats* stats) {
+  void Issue(int ep, Client* c, LoadResult* stats) {
     if (stop_.load(std::memory_order_relaxed)) return;
     int64_t key_index;
     Op op = o_.op == "get" ? Op::kGet : Op::kPut;
@@ -219,7 +196,7 @@ class Driver {
     Flush(ep, c, stats);
   }
 
-  void Flush(int ep, Client* c, ThreadStats* stats) {
+  void Flush(int ep, Client* c, LoadResult* stats) {
     while (c->out_off < c->out.size()) {
       ssize_t n =
           ::send(c->fd, c->out.data() + c->out_off, c->out.size() - c->out_off, MSG_NOSIGNAL);
@@ -234,7 +211,7 @@ class Driver {
     }
   }
 
-  void Handle(int ep, Client* c, int index, uint32_t events, ThreadStats* stats) {
+  void Handle(int ep, Client* c, int index, uint32_t events, LoadResult* stats) {
     if (c->fd < 0) return;
     if (c->connecting && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
       int err = 0;
@@ -360,13 +337,12 @@ std::string JsonEscape(const std::string& s) {
   return out;
 }
 
-int RunFailover(const Options& o, const std::vector<Endpoint>& endpoints,
-                const Protocol& protocol) {
-  const std::string value(o.value_size, 'v');
+int RunFailover(const Options& o, size_t endpoint_count, const WriteAttempt& attempt,
+                const std::string& name) {
   // The cluster must accept writes before the kill, or the figure means nothing.
   bool before = false;
-  for (size_t i = 0; i < endpoints.size() && !before; i++) {
-    before = OneRequest(endpoints[i], protocol, Op::kPut, MakeKey(0, o.key_size), value, 5000);
+  for (size_t i = 0; i < endpoint_count && !before; i++) {
+    before = attempt(i, MakeKey(0, o.key_size), 5000);
   }
   if (!before) {
     std::cerr << "kvload: no endpoint accepts a write before the kill\n";
@@ -382,82 +358,32 @@ int RunFailover(const Options& o, const std::vector<Endpoint>& endpoints,
   size_t next = 0;
   while (!ok && Clock::now() - t0 < std::chrono::milliseconds(kFailoverMaxMs)) {
     attempts++;
-    ok = OneRequest(endpoints[next], protocol, Op::kPut, MakeKey(attempts, o.key_size), value,
-                    kFailoverAttemptTimeoutMs);
+    ok = attempt(next, MakeKey(attempts, o.key_size), kFailoverAttemptTimeoutMs);
     if (!ok) {
-      next = (next + 1) % endpoints.size();
+      next = (next + 1) % endpoint_count;
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
   }
   double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   std::ostringstream json;
-  json << "{\"label\":\"" << JsonEscape(o.label) << "\",\"protocol\":\"" << protocol.Name()
+  json << "{\"label\":\"" << JsonEscape(o.label) << "\",\"protocol\":\"" << name
        << "\",\"op\":\"failover\",\"killed_pid\":" << o.kill_pid
        << ",\"recovered\":" << (ok ? "true" : "false") << ",\"failover_ms\":" << ms
        << ",\"attempts\":" << attempts << "}";
-  std::printf("%s failover: %s after %.1f ms (%d attempts)\n", protocol.Name(),
+  std::printf("%s failover: %s after %.1f ms (%d attempts)\n", name.c_str(),
               ok ? "write succeeded" : "NO successful write", ms, attempts);
   std::cout << json.str() << "\n";
   if (!o.json_path.empty()) std::ofstream(o.json_path, std::ios::app) << json.str() << "\n";
   return ok ? 0 : 1;
 }
 
-int Main(int argc, char** argv) {
-  Options o;
-  CLI::App app{"dkv_kvload: closed-loop put/get load against DistKV (RESP) or etcd"};
-  app.add_option("--protocol", o.protocol, "resp | etcd")->check(CLI::IsMember({"resp", "etcd"}));
-  app.add_option("--endpoints", o.endpoints, "host:port, comma separated")
-      ->delimiter(',')
-      ->required();
-  app.add_option("--clients", o.clients, "concurrent connections")->capture_default_str();
-  app.add_option("--threads", o.threads, "client threads")->capture_default_str();
-  app.add_option("--duration", o.duration_s, "seconds (ignored with --ops)")->capture_default_str();
-  app.add_option("--ops", o.ops, "stop after this many successful operations");
-  app.add_option("--op", o.op, "put | get | fill (put every key once) | failover")
-      ->check(CLI::IsMember({"put", "get", "fill", "failover"}))
-      ->capture_default_str();
-  app.add_option("--key-size", o.key_size, "key bytes")->capture_default_str();
-  app.add_option("--value-size", o.value_size, "value bytes")->capture_default_str();
-  app.add_option("--keys", o.keys, "distinct keys (uniform random)")->capture_default_str();
-  app.add_option("--seed", o.seed, "key choice seed")->capture_default_str();
-  app.add_option("--json", o.json_path, "append the result as one JSON line to this file");
-  app.add_option("--label", o.label, "free text copied into the JSON");
-  app.add_option("--kill-pid", o.kill_pid, "failover: the process to SIGKILL");
-  CLI11_PARSE(app, argc, argv);
-  if (o.clients < 1 || o.threads < 1 || o.keys < 1 || o.key_size < 2 || o.value_size < 0) {
-    std::cerr << "kvload: bad sizes\n";
-    return 2;
-  }
-
-  std::vector<Endpoint> endpoints;
-  for (const auto& spec : o.endpoints) {
-    Endpoint e;
-    if (!Resolve(spec, &e)) {
-      std::cerr << "kvload: cannot resolve " << spec << "\n";
-      return 2;
-    }
-    endpoints.push_back(e);
-  }
-  std::unique_ptr<Protocol> protocol =
-      o.protocol == "resp"
-          ? NewRespProtocol()
-          : NewEtcdHttpProtocol(endpoints[0].host + ":" + std::to_string(endpoints[0].port));
-
-  if (o.op == "failover") {
-    if (o.kill_pid <= 0) {
-      std::cerr << "kvload: --op failover needs --kill-pid\n";
-      return 2;
-    }
-    return RunFailover(o, endpoints, *protocol);
-  }
-
-  Driver driver(o, endpoints, protocol.get());
-  if (o.op == "fill") {
-    driver.SetFill();
-    o.ops = o.keys;
-  }
+// The socket back ends (RESP, etcd JSON gateway): clients split over threads.
+LoadResult RunSocketLoad(const Options& o, const std::vector<Endpoint>& endpoints,
+                         const Protocol* protocol) {
+  Driver driver(o, endpoints, protocol);
+  if (o.op == "fill") driver.SetFill();
   int threads = std::min(o.threads, o.clients);
-  std::vector<ThreadStats> stats(threads);
+  std::vector<LoadResult> stats(threads);
   std::vector<std::thread> workers;
   const auto start = Clock::now();
   for (int t = 0, first = 0; t < threads; t++) {
@@ -474,15 +400,109 @@ int Main(int argc, char** argv) {
   }
   driver.Stop();
   for (auto& w : workers) w.join();
-  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  LoadResult all;
+  for (auto& s : stats) all.Merge(s);
+  return all;
+}
 
-  ThreadStats all;
-  for (auto& s : stats) {
-    all.ops += s.ops;
-    all.errors += s.errors;
-    all.reconnects += s.reconnects;
-    all.latencies_us.insert(all.latencies_us.end(), s.latencies_us.begin(), s.latencies_us.end());
+int Main(int argc, char** argv) {
+  Options o;
+  CLI::App app{"dkv_kvload: closed-loop put/get load against DistKV (RESP) or etcd"};
+  app.add_option("--protocol", o.protocol,
+                 "resp | etcd (gRPC KV API) | etcd-http (v3 JSON gateway)")
+      ->check(CLI::IsMember({"resp", "etcd", "etcd-http"}))
+      ->capture_default_str();
+  app.add_option("--endpoints", o.endpoints, "host:port, comma separated")->delimiter(',');
+  app.add_option("--clients", o.clients, "concurrent clients, one request in flight each")
+      ->capture_default_str();
+  app.add_option("--threads", o.threads, "client threads")->capture_default_str();
+  app.add_option("--conns", o.conns, "etcd gRPC: channels shared by the clients (0 = one each)")
+      ->capture_default_str();
+  app.add_option("--duration", o.duration_s, "seconds (ignored with --ops)")->capture_default_str();
+  app.add_option("--ops", o.ops, "stop after this many successful operations");
+  app.add_option("--op", o.op, "put | get | fill (put every key once) | failover")
+      ->check(CLI::IsMember({"put", "get", "fill", "failover"}))
+      ->capture_default_str();
+  app.add_option("--key-size", o.key_size, "key bytes")->capture_default_str();
+  app.add_option("--value-size", o.value_size, "value bytes")->capture_default_str();
+  app.add_option("--keys", o.keys, "distinct keys (uniform random)")->capture_default_str();
+  app.add_option("--seed", o.seed, "key choice seed")->capture_default_str();
+  app.add_option("--json", o.json_path, "append the result as one JSON line to this file");
+  app.add_option("--label", o.label, "free text copied into the JSON");
+  app.add_option("--kill-pid", o.kill_pid, "failover: the process to SIGKILL");
+  bool list_protocols = false;
+  app.add_flag("--list-protocols", list_protocols, "print the protocols this build speaks");
+  CLI11_PARSE(app, argc, argv);
+  if (list_protocols) {
+#ifdef DKV_KVLOAD_HAVE_GRPC
+    std::cout << "resp etcd etcd-http\n";
+#else
+    std::cout << "resp etcd-http\n";
+#endif
+    return 0;
   }
+  if (o.clients < 1 || o.threads < 1 || o.keys < 1 || o.key_size < 2 || o.value_size < 0 ||
+      o.conns < 0) {
+    std::cerr << "kvload: bad sizes\n";
+    return 2;
+  }
+  if (o.endpoints.empty()) {
+    std::cerr << "kvload: --endpoints is required\n";
+    return 2;
+  }
+  if (o.op == "fill") o.ops = o.keys;
+  if (o.op == "failover" && o.kill_pid <= 0) {
+    std::cerr << "kvload: --op failover needs --kill-pid\n";
+    return 2;
+  }
+#ifndef DKV_KVLOAD_HAVE_GRPC
+  if (o.protocol == "etcd") {
+    std::cerr << "kvload: built without gRPC (libgrpc++-dev, protobuf-compiler-grpc); "
+                 "use --protocol etcd-http\n";
+    return 2;
+  }
+#endif
+
+  std::vector<Endpoint> endpoints;
+  for (const auto& spec : o.endpoints) {
+    Endpoint e;
+    if (!Resolve(spec, &e)) {
+      std::cerr << "kvload: cannot resolve " << spec << "\n";
+      return 2;
+    }
+    endpoints.push_back(e);
+  }
+  std::unique_ptr<Protocol> protocol =
+      o.protocol == "resp"
+          ? NewRespProtocol()
+          : NewEtcdHttpProtocol(endpoints[0].host + ":" + std::to_string(endpoints[0].port));
+  const std::string name = o.protocol;
+
+  if (o.op == "failover") {
+    WriteAttempt attempt = [&](size_t i, const std::string& key, int timeout_ms) {
+      return OneRequest(endpoints[i], *protocol, Op::kPut, key, std::string(o.value_size, 'v'),
+                        timeout_ms);
+    };
+#ifdef DKV_KVLOAD_HAVE_GRPC
+    if (o.protocol == "etcd") attempt = NewEtcdGrpcWriteAttempt(o);
+#endif
+    return RunFailover(o, endpoints.size(), attempt, name);
+  }
+
+  const auto start = Clock::now();
+  LoadResult all;
+#ifdef DKV_KVLOAD_HAVE_GRPC
+  if (o.protocol == "etcd") {
+    all = RunEtcdGrpcLoad(o);
+  } else {
+    all = RunSocketLoad(o, endpoints, protocol.get());
+  }
+#else
+  all = RunSocketLoad(o, endpoints, protocol.get());
+#endif
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  const int threads = std::min(o.threads, o.clients);
+
   std::sort(all.latencies_us.begin(), all.latencies_us.end());
   auto pct = [&](double p) -> double {
     if (all.latencies_us.empty()) return 0;
@@ -493,12 +513,12 @@ int Main(int argc, char** argv) {
   std::printf(
       "%s %s clients=%d: %.0f ops/s  p50 %.0f us  p99 %.0f us  p99.9 %.0f us  "
       "(%lld ops, %lld errors, %lld reconnects, %.1f s)\n",
-      protocol->Name(), o.op.c_str(), o.clients, ops_per_s, pct(0.50), pct(0.99), pct(0.999),
+      name.c_str(), o.op.c_str(), o.clients, ops_per_s, pct(0.50), pct(0.99), pct(0.999),
       static_cast<long long>(all.ops), static_cast<long long>(all.errors),
       static_cast<long long>(all.reconnects), elapsed);
   std::ostringstream json;
-  json << "{\"label\":\"" << JsonEscape(o.label) << "\",\"protocol\":\"" << protocol->Name()
-       << "\",\"op\":\"" << o.op << "\",\"clients\":" << o.clients << ",\"threads\":" << threads
+  json << "{\"label\":\"" << JsonEscape(o.label) << "\",\"protocol\":\"" << name << "\",\"op\":\""
+       << o.op << "\",\"clients\":" << o.clients << ",\"threads\":" << threads
        << ",\"key_size\":" << o.key_size << ",\"value_size\":" << o.value_size
        << ",\"keys\":" << o.keys << ",\"seconds\":" << elapsed << ",\"ops\":" << all.ops
        << ",\"errors\":" << all.errors << ",\"ops_per_s\":" << ops_per_s

@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# A 3-node DistKV cluster against a 3-member etcd cluster, same machine, same
+# run, same load generator (issue #5's benchmark; not a test).
+#
+# Starts etcd (Debian's etcd-server: 3 members on free loopback ports, temp
+# data dirs, default 100 ms heartbeat / 1000 ms election timeout) and DistKV
+# (`distkv cluster up --nodes 3`, appendfsync always), then runs dkv_kvload
+# against each: put and linearizable get, 16-byte keys, 100-byte values,
+# uniform over --keys keys, 1/16/64/256 closed-loop clients spread over the
+# three endpoints; then kill -9 of the leader -> time to the next successful
+# write, --failover-rounds times (the killed member is restarted in between).
+# Before the get runs every key is written once (fill), so gets find values.
+# Prints a table with ratios and writes everything to bench/results/cluster.json.
+#
+# DistKV's replication is not wired into distkv-server yet: `distkv cluster up`
+# starts three independent single-node servers. Their figures are labelled
+# "standalone (not replicated) -- not comparable" and no ratio claims the bar.
+#
+# Usage: bench/run_cluster_bench.sh [--duration S] [--clients "1 16 64 256"]
+#          [--keys N] [--failover-rounds R] [--etcd-protocol etcd|etcd-http]
+#          [--build-dir DIR] [--no-build] [--json PATH]
+#   --duration S          seconds per load run (default 10)
+#   --etcd-protocol P     etcd (gRPC KV API, default when kvload has it) or etcd-http
+#   --build-dir DIR       where distkv, distkv-server, dkv_kvload are built
+#                         (default build/release, configured with the release preset)
+# Environment: JOBS (build parallelism, default 2).
+# Every process it starts is killed and every temp dir removed on exit.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+jobs="${JOBS:-2}"
+duration=10
+clients_list="1 16 64 256"
+keys=100000
+failover_rounds=3
+etcd_protocol=""
+build_dir="$root/build/release"
+build=1
+json="$root/bench/results/cluster.json"
+
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --duration) duration="$2"; shift 2 ;;
+    --clients) clients_list="$2"; shift 2 ;;
+    --keys) keys="$2"; shift 2 ;;
+    --failover-rounds) failover_rounds="$2"; shift 2 ;;
+    --etcd-protocol) etcd_protocol="$2"; shift 2 ;;
+    --build-dir) build_dir="$2"; shift 2 ;;
+    --no-build) build=0; shift ;;
+    --json) json="$2"; shift 2 ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+for tool in etcd etcdctl python3; do
+  if ! command -v "$tool" >/dev/null; then
+    echo "$tool is missing (apt-get install etcd-server etcd-client python3)" >&2
+    exit 1
+  fi
+done
+
+if [[ "$build" == 1 ]]; then
+  cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DDKV_BUILD_BENCH=ON >/dev/null
+  ninja -C "$build_dir" -j "$jobs" distkv distkv-server dkv_kvload
+fi
+distkv="$build_dir/tools/distkv"
+server="$build_dir/src/server/distkv-server"
+kvload="$build_dir/bench/kvload/dkv_kvload"
+for bin in "$distkv" "$server" "$kvload"; do
+  [[ -x "$bin" ]] || { echo "missing $bin (build it or pass --build-dir)" >&2; exit 1; }
+done
+if [[ -z "$etcd_protocol" ]]; then
+  # gRPC when this kvload was built with it (see bench/kvload/CMakeLists.txt).
+  if "$kvload" --list-protocols | grep -qw etcd; then
+    etcd_protocol=etcd
+  else
+    etcd_protocol=etcd-http
+  fi
+fi
+
+tmp="$(mktemp -d /tmp/dkv-cluster-bench-XXXXXX)"
+results="$tmp/results.jsonl"
+etcd_pids=()
+cleanup() {
+  for p in "${etcd_pids[@]}"; do
+    [[ -n "$p" ]] && kill -9 "$p" 2>/dev/null || true
+    { wait "$p"; } 2>/dev/null || true
+  done
+  if [[ -f "$tmp/distkv/cluster.toml" ]]; then
+    "$distkv" cluster down --dir "$tmp/distkv" --timeout-ms 3000 >/dev/null 2>&1 || true
+  fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'
+}
+
+# ---- etcd: 3 members --------------------------------------------------------
+declare -a eclient epeer
+initial=""
+for i in 0 1 2; do
+  eclient[$i]=$(free_port)
+  epeer[$i]=$(free_port)
+  initial+="${initial:+,}m$((i + 1))=http://127.0.0.1:${epeer[$i]}"
+done
+etcd_endpoints="127.0.0.1:${eclient[0]},127.0.0.1:${eclient[1]},127.0.0.1:${eclient[2]}"
+
+start_etcd_member() {  # index state
+  local i="$1" state="$2" name="m$(( $1 + 1 ))"
+  etcd --name "$name" --data-dir "$tmp/etcd/$name" \
+    --listen-client-urls "http://127.0.0.1:${eclient[$i]}" \
+    --advertise-client-urls "http://127.0.0.1:${eclient[$i]}" \
+    --listen-peer-urls "http://127.0.0.1:${epeer[$i]}" \
+    --initial-advertise-peer-urls "http://127.0.0.1:${epeer[$i]}" \
+    --initial-cluster "$initial" --initial-cluster-state "$state" \
+    --initial-cluster-token dkv-bench --logger zap --log-level error \
+    >>"$tmp/etcd-$name.log" 2>&1 &
+  etcd_pids[$i]=$!
+}
+
+etcd_wait_healthy() {
+  for _ in $(seq 300); do
+    if ETCDCTL_API=3 etcdctl --endpoints="$etcd_endpoints" --command-timeout=2s \
+        endpoint health >/dev/null 2>&1; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "etcd did not become healthy; logs in $tmp" >&2
+  cat "$tmp"/etcd-*.log >&2
+  return 1
+}
+
+etcd_leader_index() {
+  ETCDCTL_API=3 etcdctl --endpoints="$etcd_endpoints" endpoint status -w json 2>/dev/null |
+    python3 -c '
+import json, sys
+ports = sys.argv[1:]
+for s in json.load(sys.stdin):
+    if s["Status"]["leader"] == s["Status"]["header"]["member_id"]:
+        print(ports.index(s["Endpoint"].rsplit(":", 1)[1]))
+        break
+' "${eclient[@]}"
+}
+
+mkdir -p "$tmp/etcd"
+for i in 0 1 2; do start_etcd_member "$i" new; done
+etcd_wait_healthy
+echo "etcd $(etcd --version | head -1 | awk '{print $3}'): 3 members at $etcd_endpoints (client: $etcd_protocol)"
+
+# ---- DistKV: 3 nodes ----------------------------------------------------------
+"$distkv" cluster up --nodes 3 --dir "$tmp/distkv" --server-bin "$server" --loglevel warn \
+  >"$tmp/distkv-up.log"
+dkv_endpoints="$("$distkv" cluster endpoints --dir "$tmp/distkv")"
+dkv_label="distkv standalone (not replicated) -- not comparable"
+echo "distkv: 3 nodes at $dkv_endpoints -- STANDALONE, not replicated: figures not comparable"
+
+load() {  # label protocol endpoints op clients
+  "$kvload" --label "$1" --protocol "$2" --endpoints "$3" --op "$4" --clients "$5" \
+    --duration "$duration" --keys "$keys" --key-size 16 --value-size 100 --json "$results" |
+    sed -n 1p
+}
+
+fill() {  # label protocol endpoints
+  "$kvload" --label "$1" --protocol "$2" --endpoints "$3" --op fill --clients 64 \
+    --keys "$keys" --key-size 16 --value-size 100 --json "$results" | sed -n 1p
+}
+
+for op in put get; do
+  if [[ "$op" == get ]]; then
+    fill etcd "$etcd_protocol" "$etcd_endpoints"
+    fill "$dkv_label" resp "$dkv_endpoints"
+  fi
+  for c in $clients_list; do
+    load etcd "$etcd_protocol" "$etcd_endpoints" "$op" "$c"
+    load "$dkv_label" resp "$dkv_endpoints" "$op" "$c"
+  done
+done
+
+# ---- failover: kill -9 the leader, time to the next successful write ----------
+for r in $(seq "$failover_rounds"); do
+  leader="$(etcd_leader_index)"
+  if [[ -z "$leader" ]]; then
+    echo "etcd: no leader found" >&2
+    break
+  fi
+  "$kvload" --label etcd --protocol "$etcd_protocol" --endpoints "$etcd_endpoints" \
+    --op failover --kill-pid "${etcd_pids[$leader]}" --json "$results" | sed -n 1p
+  { wait "${etcd_pids[$leader]}"; } 2>/dev/null || true
+  start_etcd_member "$leader" existing
+  etcd_wait_healthy
+  # DistKV standalone: "the leader" is node 1; restarting it is `cluster up`.
+  "$kvload" --label "$dkv_label" --protocol resp --endpoints "$dkv_endpoints" \
+    --op failover --kill-pid "$(cat "$tmp/distkv/node-1/server.pid")" --json "$results" | sed -n 1p
+  "$distkv" cluster up --dir "$tmp/distkv" --server-bin "$server" --loglevel warn >/dev/null
+done
+
+# ---- report -------------------------------------------------------------------
+mkdir -p "$(dirname "$json")"
+python3 - "$results" "$json" "$duration" "$keys" "$etcd_protocol" <<'PY'
+import json, statistics, sys, time
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+out_path, duration, keys, etcd_protocol = sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+def find(label_prefix, op, clients):
+    for r in rows:
+        if r["label"].startswith(label_prefix) and r["op"] == op and r.get("clients") == clients:
+            return r
+print()
+print("DistKV figures: STANDALONE nodes (replication not wired yet) -- not comparable, no bar claimed")
+print(f"{'op':<5} {'clients':>7} | {'etcd ops/s':>10} {'p50 ms':>7} {'p99 ms':>7} | "
+      f"{'distkv ops/s':>12} {'p50 ms':>7} {'p99 ms':>7} | {'ratio':>6}")
+table = []
+clients = sorted({r["clients"] for r in rows if r["op"] in ("put", "get")})
+for op in ("put", "get"):
+    for c in clients:
+        e, d = find("etcd", op, c), find("distkv", op, c)
+        if not e or not d:
+            continue
+        ratio = d["ops_per_s"] / e["ops_per_s"] if e["ops_per_s"] else None
+        table.append({"op": op, "clients": c, "etcd": e, "distkv": d, "ratio": ratio})
+        print(f"{op:<5} {c:>7} | {e['ops_per_s']:>10.0f} {e['p50_us']/1000:>7.2f} "
+              f"{e['p99_us']/1000:>7.2f} | {d['ops_per_s']:>12.0f} {d['p50_us']/1000:>7.2f} "
+              f"{d['p99_us']/1000:>7.2f} | {ratio:>5.2f}x*")
+fo = {}
+for who in ("etcd", "distkv"):
+    ms = [r["failover_ms"] for r in rows if r["op"] == "failover" and r["label"].startswith(who)
+          and r["recovered"]]
+    fo[who] = {"runs_ms": ms, "median_ms": statistics.median(ms) if ms else None}
+print(f"failover (kill -9 leader -> next write), median ms: etcd {fo['etcd']['median_ms']}, "
+      f"distkv {fo['distkv']['median_ms']}* ")
+print("* DistKV standalone: no replication, no election -- not comparable")
+json.dump({
+    "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    "distkv_mode": "standalone (not replicated) -- not comparable",
+    "etcd_client": etcd_protocol,
+    "duration_s": duration, "keys": keys, "key_size": 16, "value_size": 100,
+    "table": table, "failover": fo, "runs": rows,
+}, open(out_path, "w"), indent=1)
+print(f"wrote {out_path}")
+PY
