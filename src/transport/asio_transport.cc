@@ -50,6 +50,7 @@ std::string EndpointText(const tcp::socket& socket) {
 // pointer.
 struct Delivery {
   node::BatchHandler handler;
+  FrameHandler frame_handler;  // may be empty
   std::atomic<bool> live{true};
   std::atomic<size_t> undelivered_bytes{0};
 };
@@ -124,6 +125,7 @@ class AsioTransport::Impl {
   void Run();
 
   void Send(node::MessageBatch batch);
+  Status SendFrame(NodeId to, const rpc::Frame& frame);
   bool Reachable(NodeId peer) const;
   std::vector<PeerStats> Stats() const;
   uint16_t listen_port() const { return port_.load(); }
@@ -133,6 +135,9 @@ class AsioTransport::Impl {
   rpc::Frame MakeHello() const;
   // Why a peer's Hello is refused; `expected` is the node dialed (kNoNode: any peer).
   Status CheckHello(const rpc::Hello& hello, NodeId expected) const;
+  // Encodes `frame` and queues it for `to`, or drops it (counted): Unavailable
+  // when the peer is down, ResourceExhausted when its queue is full.
+  Status Enqueue(NodeId to, const rpc::Frame& frame);
 
   // Everything below runs on the network thread.
   void Shutdown();
@@ -148,6 +153,7 @@ class AsioTransport::Impl {
   void ReadIn(const std::shared_ptr<InConn>& c);
   Status OnInFrame(const std::shared_ptr<InConn>& c, rpc::Frame&& frame);
   void Deliver(Peer* p, node::MessageBatch batch);
+  void DeliverFrame(Peer* p, rpc::Frame frame);
   // `rejected`: closed for a protocol error (logged as an error and counted).
   // `c` by value: callers may pass a Peer's own pointer, which this resets.
   void CloseIn(std::shared_ptr<InConn> c, const Status& why, bool rejected);
@@ -187,6 +193,7 @@ AsioTransport::Impl::Impl(AsioTransportOptions options, asio::io_context* core_i
       acceptor_(io_),
       rng_(options_.jitter_seed != 0 ? options_.jitter_seed : 0x7472616e73ull ^ options_.self) {
   delivery_->handler = std::move(on_batch);
+  delivery_->frame_handler = options_.on_frame;
   for (const PeerAddress& a : options_.peers) {
     if (a.id == options_.self || peers_.count(a.id) != 0) continue;  // Validate reports dups
     peers_.emplace(a.id, std::make_unique<Peer>(io_, a));
@@ -297,30 +304,49 @@ Status AsioTransport::Impl::CheckHello(const rpc::Hello& hello, NodeId expected)
 // ---------------------------------------------------------------- sending side
 
 void AsioTransport::Impl::Send(node::MessageBatch batch) {
-  auto it = peers_.find(batch.to);
-  DKV_ASSERT(it != peers_.end());
+  DKV_ASSERT(peers_.count(batch.to) == 1);
   DKV_ASSERT(batch.from == options_.self);
-  Peer* p = it->second.get();
-
   rpc::Frame frame;
   ToProto(batch, frame.mutable_raft_batch());
+  Status s = Enqueue(batch.to, frame);
+  if (!s.ok() && !s.IsUnavailable() && !s.IsResourceExhausted()) {
+    log_->error("transport {}: dropping a batch to node {}: {}", options_.self, batch.to,
+                s.ToString());
+  }
+}
+
+Status AsioTransport::Impl::SendFrame(NodeId to, const rpc::Frame& frame) {
+  if (frame.kind_case() != rpc::Frame::kForwardRequest &&
+      frame.kind_case() != rpc::Frame::kForwardResponse) {
+    return Status::InvalidArgument("transport send", "only forward frames may be sent this way");
+  }
+  if (peers_.count(to) == 0) {
+    return Status::InvalidArgument("transport send", "unknown node " + std::to_string(to));
+  }
+  return Enqueue(to, frame);
+}
+
+Status AsioTransport::Impl::Enqueue(NodeId to, const rpc::Frame& frame) {
+  Peer* p = peers_.at(to).get();
   Result<std::string> bytes = EncodeFrame(frame);
   if (!bytes.ok()) {
-    log_->error("transport {}: dropping a batch to node {}: {}", options_.self, batch.to,
-                bytes.status().ToString());
     MutexLock lock(&mu_);
     p->stats.batches_dropped++;
-    return;
+    return bytes.status();
   }
   const size_t size = bytes->size();
   bool post = false;
   {
     MutexLock lock(&mu_);
-    if (p->state == PeerState::kDown ||
-        p->queue.size() + p->writing_count >= options_.max_queued_batches ||
+    if (p->state == PeerState::kDown) {
+      p->stats.batches_dropped++;
+      return Status::Unavailable("transport send", "node " + std::to_string(to) + " is down");
+    }
+    if (p->queue.size() + p->writing_count >= options_.max_queued_batches ||
         p->queued_bytes + size > options_.max_queued_bytes) {
       p->stats.batches_dropped++;
-      return;
+      return Status::ResourceExhausted("transport send",
+                                       "queue to node " + std::to_string(to) + " is full");
     }
     p->queue.push_back(std::move(*bytes));
     p->queued_bytes += size;
@@ -334,6 +360,7 @@ void AsioTransport::Impl::Send(node::MessageBatch batch) {
       if (!stopping_) StartWrite(p);
     });
   }
+  return Status::OK();
 }
 
 bool AsioTransport::Impl::Reachable(NodeId peer) const {
@@ -647,6 +674,10 @@ Status AsioTransport::Impl::OnInFrame(const std::shared_ptr<InConn>& c, rpc::Fra
     return Status::OK();
   }
   const char* where = "rpc batch";
+  if ((frame.has_forward_request() || frame.has_forward_response()) && delivery_->frame_handler) {
+    DeliverFrame(peers_.at(c->peer).get(), std::move(frame));
+    return Status::OK();
+  }
   if (!frame.has_raft_batch()) {
     return Status::Corruption(where, "unexpected frame kind " + std::to_string(frame.kind_case()));
   }
@@ -684,6 +715,24 @@ void AsioTransport::Impl::Deliver(Peer* p, node::MessageBatch batch) {
   asio::post(*core_io_, [d = delivery_, b = std::move(batch), bytes]() mutable {
     d->undelivered_bytes -= bytes;
     if (d->live.load()) d->handler(std::move(b));
+  });
+}
+
+void AsioTransport::Impl::DeliverFrame(Peer* p, rpc::Frame frame) {
+  const size_t bytes = frame.ByteSizeLong();
+  if (delivery_->undelivered_bytes.load() + bytes > options_.max_undelivered_bytes) {
+    MutexLock lock(&mu_);
+    p->stats.received_dropped++;
+    return;
+  }
+  delivery_->undelivered_bytes += bytes;
+  {
+    MutexLock lock(&mu_);
+    p->stats.batches_received++;
+  }
+  asio::post(*core_io_, [d = delivery_, from = p->addr.id, f = std::move(frame), bytes]() mutable {
+    d->undelivered_bytes -= bytes;
+    if (d->live.load()) d->frame_handler(from, std::move(f));
   });
 }
 
@@ -726,6 +775,9 @@ AsioTransport::AsioTransport(std::unique_ptr<Impl> impl) : impl_(std::move(impl)
 AsioTransport::~AsioTransport() = default;
 
 void AsioTransport::Send(node::MessageBatch batch) { impl_->Send(std::move(batch)); }
+Status AsioTransport::SendFrame(node::NodeId to, const rpc::Frame& frame) {
+  return impl_->SendFrame(to, frame);
+}
 bool AsioTransport::Reachable(node::NodeId peer) const { return impl_->Reachable(peer); }
 uint16_t AsioTransport::listen_port() const { return impl_->listen_port(); }
 std::vector<PeerStats> AsioTransport::Stats() const { return impl_->Stats(); }

@@ -7,7 +7,8 @@
 // Outgoing batches wait in a bounded queue per peer and go out in gathered writes;
 // a lost connection is redialed with capped, jittered exponential backoff, and
 // while a peer is down its batches are dropped and counted, never queued without
-// bound. Received batches are posted to the core's io_context.
+// bound. Received batches are posted to the core's io_context. The same
+// connections carry the forward frames of request routing (SendFrame, on_frame).
 //
 // Threads: the transport owns one network thread that runs all of its sockets and
 // timers. Send, Reachable, Stats and listen_port are thread-safe. The batch handler
@@ -18,12 +19,14 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
 #include "node/transport.h"
+#include "proto/distkv.pb.h"
 #include "transport/limits.h"
 
 namespace asio {
@@ -40,6 +43,10 @@ struct PeerAddress {
   std::string host;  // IP address or name, resolved on every dial
   uint16_t port = 0;
 };
+
+// Called on the core's io_context with each ForwardRequest or ForwardResponse
+// frame a peer sends, and the peer's node id (as checked by its Hello).
+using FrameHandler = std::function<void(node::NodeId from, rpc::Frame frame)>;
 
 struct AsioTransportOptions {
   node::NodeId self = raft::kNoNode;
@@ -66,11 +73,16 @@ struct AsioTransportOptions {
   // Seeds the backoff jitter; 0 derives a seed from `self`.
   uint64_t jitter_seed = 0;
 
+  // Receives forward frames (see SendFrame). Empty: a peer sending one is
+  // disconnected as for any unexpected frame.
+  FrameHandler on_frame;
+
   // Where connection events and refusals are logged; null: spdlog's default logger.
   std::shared_ptr<spdlog::logger> logger;
 };
 
-// Counters of one peer, for /metrics. Batches are counted once each.
+// Counters of one peer, for /metrics. Each frame (a Raft batch, or a forward
+// frame from SendFrame) counts as one batch, once.
 struct PeerStats {
   node::NodeId peer = raft::kNoNode;
   bool connected = false;         // outgoing connection established
@@ -105,6 +117,12 @@ class AsioTransport final : public node::Transport {
   // (counted) when the peer's queue is full or the peer is known to be down.
   // REQUIRES: batch.to is a peer from the options and not self; batch.from == self.
   void Send(node::MessageBatch batch) override;
+  // Queues a ForwardRequest or ForwardResponse frame for `to` on the same
+  // connection and queue as Raft batches (so in order with them). Returns OK when
+  // queued, Unavailable when the peer is down, ResourceExhausted when its queue is
+  // full (dropped and counted either way), InvalidArgument for another frame kind
+  // or an unknown peer. Delivery is best-effort: the caller times out requests.
+  Status SendFrame(node::NodeId to, const rpc::Frame& frame);
   // False from a failed dial or a lost connection until a handshake succeeds again.
   bool Reachable(node::NodeId peer) const override;
 

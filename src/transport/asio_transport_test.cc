@@ -539,6 +539,84 @@ TEST_F(AsioTransportTest, StalledCoreMakesReceivedBatchesDropNotQueue) {
   ASSERT_TRUE(WaitFor([&] { return inbox(1).size() == s.batches_received; }));
 }
 
+TEST_F(AsioTransportTest, ForwardFramesTravelBothWaysToTheFrameHandler) {
+  struct Forwarded {
+    Mutex mu;
+    std::vector<std::pair<NodeId, rpc::Frame>> frames GUARDED_BY(mu);
+    size_t size() {
+      MutexLock lock(&mu);
+      return frames.size();
+    }
+  };
+  std::map<NodeId, Forwarded> got;
+  std::vector<AsioTransport*> t;
+  for (NodeId id : {1, 2}) {
+    AsioTransportOptions o = Options(id, {1, 2});
+    Forwarded* f = &got[id];
+    o.on_frame = [f](NodeId from, rpc::Frame frame) {
+      MutexLock lock(&f->mu);
+      f->frames.emplace_back(from, std::move(frame));
+    };
+    t.push_back(StartNode(std::move(o)));
+    ASSERT_NE(t.back(), nullptr);
+  }
+  ASSERT_TRUE(WaitFor([&] { return Connected(t[0], 2) && Connected(t[1], 1); })) << Log();
+
+  rpc::Frame request;
+  request.mutable_forward_request()->set_request_id(77);
+  request.mutable_forward_request()->set_shard(3);
+  request.mutable_forward_request()->add_args("SET");
+  request.mutable_forward_request()->add_args("k");
+  request.mutable_forward_request()->add_args(std::string("v\0v", 3));
+  ASSERT_TRUE(t[0]->SendFrame(2, request).ok());
+  ASSERT_TRUE(WaitFor([&] { return got[2].size() == 1; })) << Log();
+  {
+    MutexLock lock(&got[2].mu);
+    EXPECT_EQ(got[2].frames[0].first, 1u);
+    const rpc::ForwardRequest& r = got[2].frames[0].second.forward_request();
+    EXPECT_EQ(r.request_id(), 77u);
+    ASSERT_EQ(r.args_size(), 3);
+    EXPECT_EQ(r.args(2), std::string("v\0v", 3));
+  }
+  rpc::Frame response;
+  response.mutable_forward_response()->set_request_id(77);
+  response.mutable_forward_response()->set_reply("+OK\r\n");
+  ASSERT_TRUE(t[1]->SendFrame(1, response).ok());
+  ASSERT_TRUE(WaitFor([&] { return got[1].size() == 1; })) << Log();
+  {
+    MutexLock lock(&got[1].mu);
+    EXPECT_EQ(got[1].frames[0].second.forward_response().reply(), "+OK\r\n");
+  }
+  EXPECT_TRUE(t[0]->SendFrame(2, rpc::Frame()).IsInvalidArgument());
+  EXPECT_TRUE(t[0]->SendFrame(9, request).IsInvalidArgument());
+  EXPECT_EQ(inbox(1).size() + inbox(2).size(), 0u);
+}
+
+TEST_F(AsioTransportTest, SendFrameToADownPeerIsUnavailable) {
+  AsioTransportOptions o = Options(1, {1, 2});  // nobody listens on node 2's port
+  o.backoff_min = 10s;  // stays down for the rest of the test after the first failure
+  o.backoff_max = 10s;
+  AsioTransport* a = StartNode(std::move(o));
+  ASSERT_NE(a, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return !a->Reachable(2); })) << Log();
+  rpc::Frame request;
+  request.mutable_forward_request()->set_request_id(1);
+  Status s = a->SendFrame(2, request);
+  EXPECT_TRUE(s.IsUnavailable()) << s.ToString();
+  EXPECT_EQ(s.ToString(), "Unavailable: transport send: node 2 is down");
+}
+
+TEST_F(AsioTransportTest, ForwardFrameWithoutAHandlerClosesTheConnection) {
+  AsioTransport* a = StartNode(Options(1, {1, 3}));
+  ASSERT_NE(a, nullptr);
+  RawClient client(a->listen_port());
+  rpc::Frame request;
+  request.mutable_forward_request()->set_request_id(1);
+  client.Write(HelloBytes(3, "test-cluster") + *EncodeFrame(request));
+  EXPECT_TRUE(client.ReadUntilClosed());
+  ASSERT_TRUE(WaitFor([&] { return LogContains("unexpected frame kind 3"); })) << Log();
+}
+
 TEST_F(AsioTransportTest, UnknownNodeIdIsRefused) {
   AsioTransport* a = StartNode(Options(1, {1, 2}));
   ASSERT_NE(a, nullptr);
