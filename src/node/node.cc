@@ -104,6 +104,7 @@ Status Node::OpenReplica(ShardId shard, const std::vector<NodeId>& peers) {
   c.pre_vote = options_.pre_vote;
   c.check_quorum = options_.check_quorum;
   c.max_snapshot_chunk_bytes = options_.max_snapshot_chunk_bytes;
+  c.clock_drift_bound_ticks = options_.lease_clock_drift_bound_ticks;
   c.forward_proposals = false;  // the server forwards, with the leader hint we return
   c.rng_seed = options_.rng_seed ^ Hash64(std::to_string(shard), options_.id);
   DKV_ASSIGN_OR_RETURN(r->raw, raft::RawNode::Create(c, r->log));
@@ -418,6 +419,13 @@ Result<std::vector<Completion>> Node::ProcessReady() {
     const Timestamp now = hlc_->Now();
     for (auto& [to, batch] : outgoing) {
       batch.hlc = now;
+      if (!transport_->Reachable(to)) {
+        // Let each group stop pipelining to a peer the transport cannot reach.
+        for (const Envelope& e : batch.messages) {
+          auto it = replicas_.find(e.shard);
+          if (it != replicas_.end()) it->second->raw->ReportUnreachable(to);
+        }
+      }
       transport_->Send(std::move(batch));
     }
   }

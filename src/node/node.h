@@ -49,6 +49,9 @@ struct NodeOptions {
   bool pre_vote = true;
   bool check_quorum = true;
   uint64_t max_snapshot_chunk_bytes = 1 << 20;
+  // Lease reads (raft::Config::clock_drift_bound_ticks): a leader whose lease
+  // holds answers ReadIndex without a heartbeat round. Unset: always confirm.
+  std::optional<int> lease_clock_drift_bound_ticks;
 
   // A group's log is compacted (up to the applied index, after syncing the
   // shard engine) once it holds this many applied entries. Followers further

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <functional>
 #include <set>
 
 #include "check/linearizability.h"
@@ -36,8 +37,10 @@ class QueueTransport : public Transport {
 
 class Cluster {
  public:
-  explicit Cluster(int n, uint64_t compact_log_entries = 10000) {
+  explicit Cluster(int n, uint64_t compact_log_entries = 10000,
+                   std::function<void(NodeOptions&)> tweak = nullptr) {
     compact_log_entries_ = compact_log_entries;
+    tweak_ = std::move(tweak);
     for (NodeId id = 1; id <= static_cast<NodeId>(n); id++) AddNode(id);
   }
 
@@ -56,6 +59,7 @@ class Cluster {
     o.compact_log_entries = compact_log_entries_;
     o.request_timeout_ticks = 50;
     o.max_snapshot_chunk_bytes = 4096;
+    if (tweak_) tweak_(o);
     auto r = Node::Open(o, &net_);
     ASSERT_TRUE(r.ok()) << "node " << id << ": " << r.status().ToString();
     nodes_[id] = std::move(r).value();
@@ -182,6 +186,7 @@ class Cluster {
   std::set<NodeId> isolated_;
   uint64_t next_token_ = 1;
   uint64_t compact_log_entries_;
+  std::function<void(NodeOptions&)> tweak_;
 };
 
 std::string ValueOf(const Result<Completion>& c) {
@@ -441,6 +446,13 @@ TEST(NodeTest, ProposeBatchCompletesEachCommandAndReadsAtATimestamp) {
   EXPECT_TRUE(st.IsUnavailable());
   batch.emplace_back(ShardCommand::Put("", "bad"), 1009);
   EXPECT_TRUE(c.node(leader)->ProposeBatch(1, batch).IsInvalidArgument());
+}
+
+TEST(NodeTest, LeaseReadsAnswerFromTheLeaderAndFollowers) {
+  Cluster c(3, 10000, [](NodeOptions& o) { o.lease_clock_drift_bound_ticks = 2; });
+  c.CreateShard(1, {1, 2, 3});
+  ASSERT_TRUE(c.Put(1, "k", "v").ok());
+  for (NodeId id = 1; id <= 3; id++) EXPECT_EQ(ValueOf(c.Read(id, 1, "k")), "v") << id;
 }
 
 TEST(NodeTest, TransferLeadershipPassesThrough) {
