@@ -26,6 +26,14 @@ uint32_t GetBigEndian32(const char* src) {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
 }
 
+google::protobuf::ArenaOptions ArenaOptionsForFrames() {
+  google::protobuf::ArenaOptions options;
+  // A batch of a few MsgApps parses into one or two blocks; big ones take a few more.
+  options.start_block_size = 4096;
+  options.max_block_size = 64u << 10;
+  return options;
+}
+
 }  // namespace
 
 void EncodeFrameHeader(std::string_view payload, char* header) {
@@ -51,7 +59,8 @@ Result<std::string> EncodeFrame(const rpc::Frame& frame, uint32_t max_frame_byte
   return out;
 }
 
-FrameDecoder::FrameDecoder(uint32_t max_frame_bytes) : max_frame_bytes_(max_frame_bytes) {
+FrameDecoder::FrameDecoder(uint32_t max_frame_bytes)
+    : max_frame_bytes_(max_frame_bytes), arena_(ArenaOptionsForFrames()) {
   DKV_ASSERT(max_frame_bytes > 0);
 }
 
@@ -108,10 +117,9 @@ Status FrameDecoder::Feed(std::string_view bytes,
     }
     DKV_ASSERT(have_header_);
     DKV_ASSERT(buffer_.size() <= payload_bytes_);
-    rpc::Frame frame;
     if (buffer_.empty() && bytes.size() >= payload_bytes_) {
       // The whole payload is in the input: parse it in place, no copy.
-      error_ = DecodePayload(bytes.substr(0, payload_bytes_), checksum_, &frame);
+      error_ = DecodePayload(bytes.substr(0, payload_bytes_), checksum_, NewFrame());
       bytes.remove_prefix(payload_bytes_);
     } else {
       // Grows with the bytes that actually arrived (never reserved from the
@@ -120,24 +128,36 @@ Status FrameDecoder::Feed(std::string_view bytes,
       buffer_.append(bytes.data(), take);
       bytes.remove_prefix(take);
       if (buffer_.size() < payload_bytes_) break;
-      error_ = DecodePayload(buffer_, checksum_, &frame);
+      error_ = DecodePayload(buffer_, checksum_, NewFrame());
       buffer_.clear();
       // A big frame's buffer is not kept for the life of an idle connection.
       if (buffer_.capacity() > kKeepBufferBytes) buffer_.shrink_to_fit();
     }
     if (!error_.ok()) return error_;
     have_header_ = false;
-    on_frame(std::move(frame));
+    Emit(on_frame);
   }
   // A zero-length payload right after its header completes without input left.
   if (have_header_ && payload_bytes_ == 0) {
-    rpc::Frame frame;
-    error_ = DecodePayload({}, checksum_, &frame);
+    error_ = DecodePayload({}, checksum_, NewFrame());
     if (!error_.ok()) return error_;
     have_header_ = false;
-    on_frame(std::move(frame));
+    Emit(on_frame);
   }
   return Status::OK();
+}
+
+rpc::Frame* FrameDecoder::NewFrame() {
+  arena_.Reset();  // whatever a failed parse left behind
+  frame_ = google::protobuf::Arena::CreateMessage<rpc::Frame>(&arena_);
+  return frame_;
+}
+
+void FrameDecoder::Emit(const std::function<void(rpc::Frame&&)>& on_frame) {
+  DKV_ASSERT(frame_ != nullptr);
+  rpc::Frame* frame = std::exchange(frame_, nullptr);
+  on_frame(std::move(*frame));
+  arena_.Reset();
 }
 
 }  // namespace dkv::transport
