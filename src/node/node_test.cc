@@ -7,7 +7,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <deque>
+#include <filesystem>
 #include <functional>
 #include <set>
 
@@ -453,6 +455,40 @@ TEST(NodeTest, LeaseReadsAnswerFromTheLeaderAndFollowers) {
   c.CreateShard(1, {1, 2, 3});
   ASSERT_TRUE(c.Put(1, "k", "v").ok());
   for (NodeId id = 1; id <= 3; id++) EXPECT_EQ(ValueOf(c.Read(id, 1, "k")), "v") << id;
+}
+
+// The same catch-up by snapshot on the real file system (hard-linked
+// checkpoints, directory syncs, CURRENT renames), with clean stops.
+TEST(NodeTest, SnapshotCatchUpOnARealDisk) {
+  char tmpl[] = "/tmp/dkv-node-test-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string root = tmpl;
+  {
+    Cluster c(3, /*compact_log_entries=*/20, [&root](NodeOptions& o) {
+      o.env = storage::Env::Posix();
+      o.data_dir = root + "/n" + std::to_string(o.id);
+    });
+    c.CreateShard(1, {1, 2, 3});
+    c.CreateShard(2, {1, 2, 3});
+    ASSERT_TRUE(c.Put(1, "first", "x").ok());
+    c.nodes_[3].reset();  // a clean stop
+    for (int i = 0; i < 60; i++) ASSERT_TRUE(c.Put(1 + i % 2, "k" + std::to_string(i), "v").ok());
+    for (ShardId s = 1; s <= 2; s++) {
+      EXPECT_GT(c.node(c.WaitLeader(s))->GetReplicaStatus(s)->first_index, 10u) << "compacted";
+    }
+    c.Start(3);
+    c.Tick(50);
+    for (int i = 0; i < 60; i++) {
+      auto r = c.node(3)->LocalRead(1 + i % 2, "k" + std::to_string(i));
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      EXPECT_TRUE(r->found) << i;
+    }
+    EXPECT_EQ(ValueOf(c.Read(3, 1, "first")), "x");
+    c.nodes_[3].reset();
+    c.Start(3);
+    EXPECT_TRUE(c.node(3)->LocalRead(2, "k59")->found);
+  }
+  std::filesystem::remove_all(root);
 }
 
 TEST(NodeTest, TransferLeadershipPassesThrough) {
