@@ -42,8 +42,8 @@ Status Keyspace::EngineGet(const std::string& engine_key, std::string* value) {
   return engine_->Get(engine_key, value);
 }
 
-Status Keyspace::EngineApply(const std::vector<KvWrite>& writes) {
-  if (batch_depth_ == 0) return engine_->Apply(writes);
+Status Keyspace::EngineApply(std::vector<KvWrite>&& writes) {
+  if (batch_depth_ == 0) return engine_->ApplyMoved(std::move(writes));
   for (const KvWrite& w : writes) {
     if (w.is_delete) {
       overlay_[w.key] = std::nullopt;
@@ -69,7 +69,7 @@ Status Keyspace::FlushBatch() {
   std::vector<KvWrite> writes;
   writes.swap(pending_);
   overlay_.clear();
-  return engine_->Apply(writes);
+  return engine_->ApplyMoved(std::move(writes));
 }
 
 std::string Keyspace::EngineKey(std::string_view key) {
@@ -102,7 +102,9 @@ Status Keyspace::Load() {
   return Status::OK();
 }
 
-void Keyspace::IndexExpiry(const std::string& key, int64_t expire_at_ms) {
+void Keyspace::IndexExpiry(std::string_view key_view, int64_t expire_at_ms) {
+  if (expire_at_ms == 0 && expires_.empty()) return;  // the common case: no TTLs
+  const std::string key(key_view);
   auto it = expires_.find(key);
   if (it != expires_.end()) {
     by_time_.erase({it->second, key});
@@ -128,7 +130,7 @@ Status Keyspace::DeleteExpired(const std::string& key) {
   std::vector<KvWrite> w(1);
   w[0].key = EngineKey(key);
   w[0].is_delete = true;
-  DKV_RETURN_IF_ERROR(EngineApply(w));
+  DKV_RETURN_IF_ERROR(EngineApply(std::move(w)));
   IndexExpiry(key, 0);
   key_hashes_.Erase(Hash64(key));
   expired_keys_++;
@@ -163,9 +165,9 @@ Status Keyspace::Set(std::string_view key, const StoredValue& value) {
   std::vector<KvWrite> w(1);
   w[0].key = EngineKey(key);
   w[0].value = EncodeStoredValue(value);
-  DKV_RETURN_IF_ERROR(EngineApply(w));
+  DKV_RETURN_IF_ERROR(EngineApply(std::move(w)));
   key_hashes_.Insert(Hash64(key));
-  IndexExpiry(std::string(key), value.expire_at_ms);
+  IndexExpiry(key, value.expire_at_ms);
   Changed(key);
   return Status::OK();
 }
@@ -179,7 +181,7 @@ Status Keyspace::SetMany(const std::vector<std::pair<std::string, StoredValue>>&
     kw.value = EncodeStoredValue(v);
     w.push_back(std::move(kw));
   }
-  DKV_RETURN_IF_ERROR(EngineApply(w));
+  DKV_RETURN_IF_ERROR(EngineApply(std::move(w)));
   for (const auto& [k, v] : kvs) {
     key_hashes_.Insert(Hash64(k));
     IndexExpiry(k, v.expire_at_ms);
@@ -195,8 +197,8 @@ Status Keyspace::Delete(std::string_view key, bool* existed) {
   std::vector<KvWrite> w(1);
   w[0].key = EngineKey(key);
   w[0].is_delete = true;
-  DKV_RETURN_IF_ERROR(EngineApply(w));
-  IndexExpiry(std::string(key), 0);
+  DKV_RETURN_IF_ERROR(EngineApply(std::move(w)));
+  IndexExpiry(key, 0);
   key_hashes_.Erase(Hash64(key));
   Changed(key);
   return Status::OK();
@@ -216,7 +218,7 @@ Status Keyspace::Clear(int64_t* count) {
       w[i].key = batch[i].first;
       w[i].is_delete = true;
     }
-    DKV_RETURN_IF_ERROR(EngineApply(w));
+    DKV_RETURN_IF_ERROR(EngineApply(std::move(w)));
     for (auto& kv : batch) Changed(std::string_view(kv.first).substr(1));
     *count += static_cast<int64_t>(batch.size());
     start = batch.back().first;

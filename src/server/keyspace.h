@@ -112,11 +112,11 @@ class Keyspace {
 
  private:
   static std::string EngineKey(std::string_view key);
-  void IndexExpiry(const std::string& key, int64_t expire_at_ms);
+  void IndexExpiry(std::string_view key, int64_t expire_at_ms);
   void Changed(std::string_view key);
   Status DeleteExpired(const std::string& key);
   Status EngineGet(const std::string& engine_key, std::string* value);
-  Status EngineApply(const std::vector<KvWrite>& writes);
+  Status EngineApply(std::vector<KvWrite>&& writes);
   Status FlushBatch();
 
   KvEngine* engine_;

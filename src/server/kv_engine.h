@@ -34,6 +34,8 @@ class KvEngine {
   virtual Status Get(std::string_view key, std::string* value) = 0;
   // Applies all writes atomically (all or none after a crash), unsynced.
   virtual Status Apply(const std::vector<KvWrite>& writes) = 0;
+  // Apply for a caller that gives its writes up (saves copying them).
+  virtual Status ApplyMoved(std::vector<KvWrite>&& writes) { return Apply(writes); }
   // Applies several write lists, in order, as one atomic write (a commit
   // that groups many clients' writes). The default concatenates them.
   virtual Status ApplyMany(const std::vector<const std::vector<KvWrite>*>& lists) {

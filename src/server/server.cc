@@ -215,13 +215,22 @@ void Server::WaitForCommit(const std::shared_ptr<Connection>& conn) {
 }
 
 uint64_t Server::SubmitWrites() {
-  bool sync = config_.appendfsync == AppendFsync::kAlways;
-  if (!staging_.HasStaged() && !sync) return staging_.Submit(false);
-  uint64_t ticket = staging_.Submit(sync);
-  if (submitted_writes_.empty() || submitted_writes_.back().first != ticket) {
-    submitted_writes_.emplace_back(ticket, writes_applied_);
+  if (!commit_posted_) {
+    // asio runs posted handlers after those already queued: the clients
+    // whose input arrived together all stage their writes first.
+    commit_posted_ = true;
+    asio::post(io_, [this] { CommitStaged(); });
   }
-  return ticket;
+  return staging_.next_ticket();
+}
+
+void Server::CommitStaged() {
+  commit_posted_ = false;
+  // Someone waits for next_ticket(): a batch must be queued even when a scan
+  // has already committed everything staged (then a sync-only one).
+  bool sync = config_.appendfsync == AppendFsync::kAlways || !staging_.HasStaged();
+  uint64_t ticket = staging_.Submit(sync);
+  submitted_writes_.emplace_back(ticket, writes_applied_);
 }
 
 void Server::OnCommitted(uint64_t ticket, bool synced, const Status& s) {

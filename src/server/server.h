@@ -70,8 +70,10 @@ class Server final : public ServerApi {
   Dispatcher* dispatcher() { return &dispatcher_; }
   // Counts a command that changed the keyspace (for INFO).
   void NoteWrite() { writes_applied_++; }
-  // Hands the writes staged so far to the commit thread; returns the ticket
-  // that covers them (applied, and synced under appendfsync always).
+  // Asks for the writes staged so far to be committed once the loop has run
+  // the handlers that are ready (so every client served in this pass of the
+  // loop shares one commit); returns the ticket that will cover them
+  // (applied, and synced under appendfsync always).
   uint64_t SubmitWrites();
   // Every ticket up to this one is committed.
   uint64_t committed_ticket() const { return committed_ticket_; }
@@ -88,6 +90,8 @@ class Server final : public ServerApi {
   void ScheduleCron();
   void Cron();
   void OnCommitted(uint64_t ticket, bool synced, const Status& s);
+  // Hands the staged writes to the StagingEngine (see SubmitWrites).
+  void CommitStaged();
   void Shutdown();
 
   ServerConfig config_;
@@ -117,6 +121,7 @@ class Server final : public ServerApi {
   // Group commit (event-loop thread only): tickets of StagingEngine::Submit;
   // submitted_writes_ maps each ticket to the write-command count it covers.
   uint64_t committed_ticket_ = 0;
+  bool commit_posted_ = false;  // a CommitStaged is queued on the loop
   uint64_t writes_applied_ = 0;
   uint64_t writes_committed_ = 0;
   std::deque<std::pair<uint64_t, uint64_t>> submitted_writes_;  // (ticket, writes)

@@ -50,6 +50,20 @@ Status StagingEngine::Apply(const std::vector<KvWrite>& writes) {
   return Status::OK();
 }
 
+Status StagingEngine::ApplyMoved(std::vector<KvWrite>&& writes) {
+  for (KvWrite& w : writes) {
+    Entry& e = overlay_[w.key];
+    if (w.is_delete) {
+      e.value.reset();
+    } else {
+      e.value = w.value;
+    }
+    e.ticket = next_ticket_;
+    staging_.push_back(std::move(w));
+  }
+  return Status::OK();
+}
+
 uint64_t StagingEngine::Submit(bool sync) {
   if (staging_.empty() && !sync) return next_ticket_ - 1;
   Batch b;
@@ -108,7 +122,9 @@ Status StagingEngine::Scan(std::string_view start, std::string_view limit, size_
   // The overlay could be merged into the scan instead; scans are rare and
   // already O(n), so waiting for the commit thread keeps this simple.
   if (!unretired_.empty() || HasStaged()) {
-    uint64_t t = Submit(false);
+    // Synced: a connection may be waiting for this ticket under
+    // appendfsync always (scans are rare, the extra fsync is cheap).
+    uint64_t t = Submit(true);
     DKV_RETURN_IF_ERROR(WaitCommitted(t));
     Retire(t);
   }
@@ -150,6 +166,9 @@ void StagingEngine::CommitLoop() {
     Status s = Commit(group, &synced);
     uint64_t ticket = group.back().ticket;
     DKV_ASSERT(ticket >= group.front().ticket);
+    // Drop our references first, so the loop (which allocated the writes)
+    // frees them when it retires the batch: no cross-thread frees.
+    group.clear();
     on_committed_(ticket, synced, s);
     l.lock();
     if (!s.ok() && failure_.ok()) failure_ = s;

@@ -51,6 +51,7 @@ class StagingEngine final : public KvEngine {
   // commit covering it.
   Status Get(std::string_view key, std::string* value) override;
   Status Apply(const std::vector<KvWrite>& writes) override;
+  Status ApplyMoved(std::vector<KvWrite>&& writes) override;
   Status Sync() override;
   Status Scan(std::string_view start, std::string_view limit, size_t max,
               std::vector<std::pair<std::string, std::string>>* out) override;
@@ -64,6 +65,8 @@ class StagingEngine final : public KvEngine {
   uint64_t Submit(bool sync);
   // True if writes are staged and not yet submitted.
   bool HasStaged() const { return !staging_.empty(); }
+  // The ticket the next Submit that queues a batch will return.
+  uint64_t next_ticket() const { return next_ticket_; }
   // Forgets overlay entries whose writes are committed up to `ticket`.
   void Retire(uint64_t ticket);
   // Blocks until `ticket` is committed; returns the first commit failure.
