@@ -81,11 +81,19 @@ Status Node::OpenReplica(ShardId shard, const std::vector<NodeId>& peers) {
   r->log = store_->GetOrCreate(shard);
   const AppliedState& applied = r->sm->applied();
   if (applied.index > r->log->hard_state().commit) {
-    // The shard engine installed a snapshot but the crash came before the raft
-    // engine recorded it: finish the install (the engine is the durable part).
-    DKV_RETURN_IF_ERROR(store_->ApplySnapshot(shard, {applied.index, applied.term, applied.conf}));
+    // The kv engine is ahead of the commit index the raft engine kept. Either
+    // a commit-only hard state change was lost (those writes are not synced,
+    // while the kv engine may have flushed): the entries are in the log, and
+    // what was applied was committed, so only the commit index moves up. Or
+    // the kv engine installed a snapshot and the crash came before the raft
+    // engine recorded it: finish the install (the kv engine is the durable part).
+    Result<uint64_t> term = r->log->Term(applied.index);
     raft::HardState hs = r->log->hard_state();
-    if (hs.term < applied.term) hs = raft::HardState{applied.term, raft::kNoNode, 0};
+    if (!term.ok() || *term != applied.term) {
+      DKV_RETURN_IF_ERROR(
+          store_->ApplySnapshot(shard, {applied.index, applied.term, applied.conf}));
+      if (hs.term < applied.term) hs = raft::HardState{applied.term, raft::kNoNode, 0};
+    }
     hs.commit = applied.index;
     store_->SetHardState(shard, hs);
     DKV_RETURN_IF_ERROR(store_->Commit(true));

@@ -576,6 +576,39 @@ TEST(NodeRecoveryTest, ShardEngineAheadOfRaftEngineFinishesTheSnapshotInstall) {
   EXPECT_EQ(solo.completions[2].index, applied + 5);  // + the new leader's no-op
 }
 
+TEST(NodeRecoveryTest, LostCommitIndexIsRaisedToTheAppliedIndexKeepingTheLog) {
+  // Commit-only hard state changes are written without fsync; the kv engine
+  // may still have made its applied index durable. The log must be kept.
+  SoloNode solo;
+  ASSERT_TRUE(solo.node->CreateReplica(1, {1}).ok());
+  solo.Lead(1);
+  for (uint64_t t = 1; t <= 3; t++) {
+    ASSERT_TRUE(solo.node->Propose(1, ShardCommand::Put("k" + std::to_string(t), "v"), t).ok());
+    solo.Drain();
+  }
+  const ReplicaStatus before = *solo.node->GetReplicaStatus(1);
+  solo.node.reset();
+  {
+    auto store = RaftLogStore::Open(&solo.env, "/node/raft");
+    ASSERT_TRUE(store.ok());
+    raft::HardState hs = (*store)->Find(1)->hard_state();
+    hs.commit = 2;
+    (*store)->SetHardState(1, hs);
+    ASSERT_TRUE((*store)->Commit(true).ok());
+  }
+  solo.Open();
+  const ReplicaStatus after = *solo.node->GetReplicaStatus(1);
+  EXPECT_EQ(after.applied, before.applied);
+  EXPECT_EQ(after.commit, before.applied);
+  EXPECT_EQ(after.first_index, before.first_index);
+  EXPECT_EQ(after.last_index, before.last_index);
+  solo.Lead(1);
+  ASSERT_TRUE(solo.node->Propose(1, ShardCommand::Put("k4", "v"), 4).ok());
+  solo.Drain();
+  EXPECT_TRUE(solo.completions[4].status.ok());
+  EXPECT_TRUE(solo.node->LocalRead(1, "k1")->found);
+}
+
 TEST(NodeRecoveryTest, CommitTimestampsComeFromTheHlcAndPeersAdvanceIt) {
   SoloNode solo;
   ASSERT_TRUE(solo.node->CreateReplica(1, {1}).ok());
