@@ -86,8 +86,8 @@ etcd_pids=()
 cleanup() {
   for p in "${etcd_pids[@]}"; do
     [[ -n "$p" ]] && kill -9 "$p" 2>/dev/null || true
-    { wait "$p"; } 2>/dev/null || true
   done
+  wait 2>/dev/null || true
   if [[ -f "$tmp/distkv/cluster.toml" ]]; then
     "$distkv" cluster down --dir "$tmp/distkv" --timeout-ms 3000 >/dev/null 2>&1 || true
   fi
@@ -112,15 +112,34 @@ etcd_endpoints="127.0.0.1:${eclient[0]},127.0.0.1:${eclient[1]},127.0.0.1:${ecli
 
 start_etcd_member() {  # index state
   local i="$1" state="$2" name="m$(( $1 + 1 ))"
-  etcd --name "$name" --data-dir "$tmp/etcd/$name" \
-    --listen-client-urls "http://127.0.0.1:${eclient[$i]}" \
-    --advertise-client-urls "http://127.0.0.1:${eclient[$i]}" \
-    --listen-peer-urls "http://127.0.0.1:${epeer[$i]}" \
-    --initial-advertise-peer-urls "http://127.0.0.1:${epeer[$i]}" \
-    --initial-cluster "$initial" --initial-cluster-state "$state" \
-    --initial-cluster-token dkv-bench --logger zap --log-level error \
-    >>"$tmp/etcd-$name.log" 2>&1 &
-  etcd_pids[$i]=$!
+  rm -f "$tmp/etcd-$name.pid"
+  # A subshell waits for etcd, so a kill -9 of etcd ends it quietly (bash
+  # would report a killed background job) and we still know etcd's own pid.
+  (
+    etcd --name "$name" --data-dir "$tmp/etcd/$name" \
+      --listen-client-urls "http://127.0.0.1:${eclient[$i]}" \
+      --advertise-client-urls "http://127.0.0.1:${eclient[$i]}" \
+      --listen-peer-urls "http://127.0.0.1:${epeer[$i]}" \
+      --initial-advertise-peer-urls "http://127.0.0.1:${epeer[$i]}" \
+      --initial-cluster "$initial" --initial-cluster-state "$state" \
+      --initial-cluster-token dkv-bench --logger zap --log-level error \
+      >>"$tmp/etcd-$name.log" 2>&1 &
+    echo $! >"$tmp/etcd-$name.pid.tmp"
+    mv "$tmp/etcd-$name.pid.tmp" "$tmp/etcd-$name.pid"
+    wait
+  ) 2>/dev/null &
+  for _ in $(seq 100); do
+    [[ -s "$tmp/etcd-$name.pid" ]] && break
+    sleep 0.05
+  done
+  etcd_pids[$i]="$(cat "$tmp/etcd-$name.pid")"
+}
+
+wait_gone() {  # pid
+  for _ in $(seq 200); do
+    kill -0 "$1" 2>/dev/null || return 0
+    sleep 0.05
+  done
 }
 
 etcd_wait_healthy() {
@@ -191,7 +210,7 @@ for r in $(seq "$failover_rounds"); do
   fi
   "$kvload" --label etcd --protocol "$etcd_protocol" --endpoints "$etcd_endpoints" \
     --op failover --kill-pid "${etcd_pids[$leader]}" --json "$results" | sed -n 1p
-  { wait "${etcd_pids[$leader]}"; } 2>/dev/null || true
+  wait_gone "${etcd_pids[$leader]}"
   start_etcd_member "$leader" existing
   etcd_wait_healthy
   # DistKV standalone: "the leader" is node 1; restarting it is `cluster up`.

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -320,7 +321,16 @@ Result<ClusterConfig> LoadClusterConfig(const std::string& path) {
       return Status::InvalidArgument(path, "larger than kMaxConfigFileBytes");
     }
   }
-  return ParseClusterConfig(text, path);
+  DKV_ASSIGN_OR_RETURN(ClusterConfig config, ParseClusterConfig(text, path));
+  // A relative data_dir is relative to the file, not to wherever the reader
+  // happens to run, so every tool finds the same node directories.
+  std::filesystem::path data_dir(config.data_dir);
+  if (data_dir.is_relative()) {
+    config.data_dir =
+        (std::filesystem::absolute(path).parent_path() / data_dir).lexically_normal().string();
+    if (config.data_dir.size() > 1 && config.data_dir.back() == '/') config.data_dir.pop_back();
+  }
+  return config;
 }
 
 Status WriteClusterConfig(const ClusterConfig& config, const std::string& path) {

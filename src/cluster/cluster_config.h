@@ -82,7 +82,8 @@ struct ClusterConfig {
 // silently ignored; missing keys take the defaults above (nodes is required).
 Result<ClusterConfig> ParseClusterConfig(std::string_view toml_text,
                                          std::string_view origin = "cluster config");
-// Reads and parses a file. IOError if it cannot be read.
+// Reads and parses a file. IOError if it cannot be read. A relative
+// data_dir is resolved against the file's directory.
 Result<ClusterConfig> LoadClusterConfig(const std::string& path);
 // Writes ToToml() to path (via a temp file and rename, so a reader never sees
 // half a file).

@@ -129,6 +129,19 @@ TEST(ClusterConfigTest, WriteAndLoadFile) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(ClusterConfigTest, RelativeDataDirIsRelativeToTheFile) {
+  char tmpl[] = "/tmp/dkv-cluster-config-XXXXXX";
+  std::string dir = ::mkdtemp(tmpl);
+  ClusterConfig c = ThreeNodes();
+  c.data_dir = "./nodes";
+  ASSERT_TRUE(WriteClusterConfig(c, dir + "/cluster.toml").ok());
+  auto back = LoadClusterConfig(dir + "/cluster.toml");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->data_dir, dir + "/nodes");
+  EXPECT_EQ(back->NodeDir(2), dir + "/nodes/node-2");
+  std::filesystem::remove_all(dir);
+}
+
 TEST(ClusterConfigTest, MissingFileIsIOError) {
   auto c = LoadClusterConfig("/nonexistent/dir/cluster.toml");
   ASSERT_FALSE(c.ok());
