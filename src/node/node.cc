@@ -16,8 +16,12 @@ struct Node::Replica {
   std::unique_ptr<raft::RawNode> raw;
   // Proposals by log index; (index, term) names the entry this leader appended.
   std::map<uint64_t, PendingProposal> proposals;
+  // Reads not yet asked of Raft: the next round asks ONE ReadIndex for all of
+  // them (a read index obtained after a read arrived serves that read), so N
+  // reads cost one heartbeat round, not N.
+  std::vector<PendingRead> reads_unsent;
   // Reads waiting for their read index, by ReadIndex context.
-  std::map<std::string, PendingRead> reads_by_context;
+  std::map<std::string, std::vector<PendingRead>> reads_by_context;
   // Reads whose read index is known, waiting for applied >= index.
   std::vector<PendingRead> reads_waiting;
 };
@@ -153,12 +157,10 @@ Status Node::RemoveReplica(ShardId shard) {
   for (auto& [index, p] : r->proposals) {
     Complete(p.token, Status::Unavailable(ShardName(shard), "replica removed"), index);
   }
-  for (auto& [ctx, read] : r->reads_by_context) {
-    Complete(read.token, Status::Unavailable(ShardName(shard), "replica removed"));
-  }
-  for (PendingRead& read : r->reads_waiting) {
-    Complete(read.token, Status::Unavailable(ShardName(shard), "replica removed"));
-  }
+  const Status removed = Status::Unavailable(ShardName(shard), "replica removed");
+  for (auto& [ctx, reads] : r->reads_by_context) FailReads(reads, removed);
+  FailReads(r->reads_unsent, removed);
+  FailReads(r->reads_waiting, removed);
   r->raw.reset();
   store_->DropGroup(shard);
   Status st = store_->Commit(true);
@@ -207,23 +209,10 @@ void Node::Tick() {
       it = r->proposals.erase(it);
     }
     for (auto it = r->reads_by_context.begin(); it != r->reads_by_context.end();) {
-      if (it->second.deadline_tick > tick_) {
-        ++it;
-        continue;
-      }
-      Complete(it->second.token, Status::TimedOut(ShardName(shard), "no read index in time"));
-      it = r->reads_by_context.erase(it);
+      ExpireReads(it->second, Status::TimedOut(ShardName(shard), "no read index in time"));
+      it = it->second.empty() ? r->reads_by_context.erase(it) : std::next(it);
     }
-    auto& waiting = r->reads_waiting;
-    for (size_t i = 0; i < waiting.size();) {
-      if (waiting[i].deadline_tick > tick_) {
-        i++;
-        continue;
-      }
-      Complete(waiting[i].token, Status::TimedOut(ShardName(shard), "read index not applied"),
-               waiting[i].index);
-      waiting.erase(waiting.begin() + static_cast<std::ptrdiff_t>(i));
-    }
+    ExpireReads(r->reads_waiting, Status::TimedOut(ShardName(shard), "read index not applied"));
   }
 }
 
@@ -333,11 +322,10 @@ Status Node::Read(ShardId shard, std::string key, uint64_t token, std::optional<
   if (pending_requests_ >= kMaxPendingRequests) {
     return Status::ResourceExhausted(ShardName(shard), "too many pending requests");
   }
-  std::string context = "R";
-  PutFixed64(&context, next_read_seq_++);
-  DKV_RETURN_IF_ERROR(r->raw->ReadIndex(context));
-  r->reads_by_context[context] =
-      PendingRead{token, std::move(key), 0, tick_ + options_.request_timeout_ticks, at};
+  const NodeId leader = r->raw->GetStatus().leader_id;
+  if (leader == raft::kNoNode) return Status::Unavailable("not leader, leader is 0");
+  r->reads_unsent.push_back(
+      PendingRead{token, std::move(key), 0, tick_ + options_.request_timeout_ticks, at});
   pending_requests_++;
   return Status::OK();
 }
@@ -360,13 +348,25 @@ Status Node::Campaign(ShardId shard) {
 bool Node::HasReady() const {
   if (!completions_.empty()) return true;
   for (const auto& [shard, r] : replicas_) {
-    if (r->raw->HasReady()) return true;
+    if (r->raw->HasReady() || !r->reads_unsent.empty()) return true;
   }
   return false;
 }
 
 Result<std::vector<Completion>> Node::ProcessReady() {
   if (!failed_.ok()) return failed_;
+  for (auto& [shard, r] : replicas_) {
+    if (r->reads_unsent.empty()) continue;
+    std::string context = "R";
+    PutFixed64(&context, next_read_seq_++);
+    Status st = r->raw->ReadIndex(context);
+    if (st.ok()) {
+      r->reads_by_context[context] = std::move(r->reads_unsent);
+    } else {
+      FailReads(r->reads_unsent, st);
+    }
+    r->reads_unsent.clear();
+  }
   std::vector<std::pair<Replica*, raft::Ready>> readies;
   for (auto& [shard, r] : replicas_) {
     if (r->raw->HasReady()) readies.emplace_back(r.get(), r->raw->GetReady());
@@ -450,8 +450,10 @@ Result<std::vector<Completion>> Node::ProcessReady() {
     for (raft::ReadState& rs : rd.read_states) {
       auto it = r->reads_by_context.find(rs.context);
       if (it == r->reads_by_context.end()) continue;  // timed out meanwhile
-      it->second.index = rs.index;
-      r->reads_waiting.push_back(std::move(it->second));
+      for (PendingRead& read : it->second) {
+        read.index = rs.index;
+        r->reads_waiting.push_back(std::move(read));
+      }
       r->reads_by_context.erase(it);
     }
     ServeReads(*r);
@@ -483,6 +485,22 @@ void Node::ApplyCompleted(Replica& r, const std::vector<raft::Entry>& entries) {
   // next write this node stamps as a leader is newer. A peer's clock too far
   // ahead is refused (the state machine still orders its writes).
   hlc_->Update(r.sm->applied().max_ts).status().IgnoreError();
+}
+
+void Node::FailReads(std::vector<PendingRead>& reads, const Status& status) {
+  for (PendingRead& read : reads) Complete(read.token, status, read.index);
+  reads.clear();
+}
+
+void Node::ExpireReads(std::vector<PendingRead>& reads, const Status& status) {
+  for (size_t i = 0; i < reads.size();) {
+    if (reads[i].deadline_tick > tick_) {
+      i++;
+      continue;
+    }
+    Complete(reads[i].token, status, reads[i].index);
+    reads.erase(reads.begin() + static_cast<std::ptrdiff_t>(i));
+  }
 }
 
 void Node::ServeReads(Replica& r) {
@@ -545,7 +563,8 @@ Result<ReplicaStatus> Node::GetReplicaStatus(ShardId shard) const {
   s.conf = r->sm->applied().conf;
   s.removed = !s.conf.IsEmpty() && !s.conf.Contains(options_.id);
   s.pending_proposals = r->proposals.size();
-  s.pending_reads = r->reads_by_context.size() + r->reads_waiting.size();
+  s.pending_reads = r->reads_unsent.size() + r->reads_waiting.size();
+  for (const auto& [ctx, reads] : r->reads_by_context) s.pending_reads += reads.size();
   return s;
 }
 

@@ -138,8 +138,10 @@ class Node {
   // kMaxEntriesPerMsg commands.
   Status ProposeBatch(ShardId shard, std::vector<std::pair<ShardCommand, uint64_t>> commands);
   // A linearizable read of `key` through ReadIndex; works on followers too
-  // (the leader confirms the read index). A Completion follows once this
-  // replica has applied up to the read index. With `at`, reads the newest
+  // (the leader confirms the read index). The reads of one shard made
+  // between two rounds share one ReadIndex request. A Completion follows once
+  // this replica has applied up to the read index. Unavailable("not leader,
+  // leader is 0") now when no leader is known. With `at`, reads the newest
   // version at or below that timestamp instead of the latest
   // (InvalidArgument in the Completion when below the GC safe point).
   Status Read(ShardId shard, std::string key, uint64_t token,
@@ -199,6 +201,10 @@ class Node {
   void TrackProposals(Replica& r, const std::vector<uint64_t>& tokens);
   void ApplyCompleted(Replica& r, const std::vector<raft::Entry>& entries);
   void ServeReads(Replica& r);
+  // Completes every read in `reads` with `status` and empties it.
+  void FailReads(std::vector<PendingRead>& reads, const Status& status);
+  // Completes (with `status`) and removes the reads whose deadline passed.
+  void ExpireReads(std::vector<PendingRead>& reads, const Status& status);
   Status MaybeCompact(Replica& r);
   void Complete(uint64_t token, Status status, uint64_t index = 0);
 

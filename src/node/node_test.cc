@@ -491,6 +491,28 @@ TEST(NodeTest, SnapshotCatchUpOnARealDisk) {
   std::filesystem::remove_all(root);
 }
 
+TEST(NodeTest, ReadsOfARoundShareOneReadIndex) {
+  Cluster c(3);
+  c.CreateShard(1, {1, 2, 3});
+  ASSERT_TRUE(c.Put(1, "k", "v").ok());
+  const NodeId leader = c.WaitLeader(1);
+  // More reads than raft holds pending ReadIndex requests (4096): they fit
+  // because the round asks once for all of them.
+  const uint64_t batches = c.net_.sent_batches;
+  for (uint64_t t = 10000; t < 15000; t++) ASSERT_TRUE(c.node(leader)->Read(1, "k", t).ok());
+  ASSERT_TRUE(c.node(leader)->ProcessReady().ok());
+  EXPECT_EQ(c.net_.sent_batches, batches + 2);  // one heartbeat round: a batch per peer
+  size_t heartbeats = 0;
+  for (const MessageBatch& b : c.net_.queue) heartbeats += b.messages.size();
+  EXPECT_EQ(heartbeats, 2u);
+  c.Pump();
+  for (uint64_t t = 10000; t < 15000; t++) {
+    ASSERT_TRUE(c.completions_.count(t)) << t;
+    EXPECT_TRUE(c.completions_[t].status.ok());
+    EXPECT_EQ(c.completions_[t].value, "v");
+  }
+}
+
 TEST(NodeTest, TransferLeadershipPassesThrough) {
   Cluster c(3);
   c.CreateShard(1, {1, 2, 3});
