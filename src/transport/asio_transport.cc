@@ -461,7 +461,11 @@ void AsioTransport::Impl::ReadOut(Peer* p, const std::shared_ptr<OutConn>& c) {
       asio::buffer(c->read_buf), [this, p, c](const asio::error_code& ec, size_t n) {
         if (stopping_ || c != p->conn) return;
         if (ec == asio::error::eof) {
-          return FailOut(p, c, Status::Unavailable("connection", "closed by the peer"));
+          return FailOut(
+              p, c,
+              Status::Unavailable("connection", c->established ? "closed by the peer"
+                                                               : "closed by the peer before its "
+                                                                 "Hello (refused? see its log)"));
         }
         if (ec) return FailOut(p, c, Status::IOError("connection", ec.message()));
         if (c->established) {
@@ -630,16 +634,6 @@ void AsioTransport::Impl::OnAccepted(tcp::socket socket) {
     if (stopping_ || ec || c->closed || c->peer != kNoNode) return;
     CloseIn(c, Status::TimedOut("handshake", "no Hello within the handshake timeout"), true);
   });
-  // Our Hello goes first, whoever the client turns out to be: it tells a dialer
-  // of the wrong cluster why it is refused.
-  Result<std::string> hello = EncodeFrame(MakeHello());
-  DKV_ASSERT(hello.ok());
-  c->hello = std::move(*hello);
-  asio::async_write(c->socket, asio::buffer(c->hello),
-                    [this, c](const asio::error_code& ec, size_t) {
-                      if (stopping_ || c->closed || !ec) return;
-                      CloseIn(c, Status::IOError("send hello", ec.message()), false);
-                    });
   ReadIn(c);
 }
 
@@ -674,6 +668,16 @@ Status AsioTransport::Impl::OnInFrame(const std::shared_ptr<InConn>& c, rpc::Fra
     DKV_ASSERT(pending_inbound_ > 0);
     pending_inbound_--;
     c->decoder.set_max_frame_bytes(kMaxFrameBytes);
+    // Our Hello answers only a Hello we accept: to the dialer it means "accepted",
+    // so a refused dialer never believes it is connected.
+    Result<std::string> hello = EncodeFrame(MakeHello());
+    DKV_ASSERT(hello.ok());
+    c->hello = std::move(*hello);
+    asio::async_write(c->socket, asio::buffer(c->hello),
+                      [this, c](const asio::error_code& ec, size_t) {
+                        if (stopping_ || c->closed || !ec) return;
+                        CloseIn(c, Status::IOError("send hello", ec.message()), false);
+                      });
     Peer* p = peers_.at(c->peer).get();
     // A node has one incoming connection: a newer one means it restarted or
     // redialed, and the old one is dead or about to be.

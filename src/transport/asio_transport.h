@@ -2,8 +2,9 @@
 //
 // Each node listens on its peer address and dials every peer once, so a pair of
 // nodes is joined by two connections, one per direction; each carries frames
-// (frame.h) one way only, after a Hello exchange in both directions that checks
-// the cluster id, protocol version and node ids (docs/formats/rpc.md says why).
+// (frame.h) one way only, after a Hello exchange: the dialer's Hello, checked for
+// cluster id, protocol version and node id, is answered by the acceptor's only if
+// accepted (docs/formats/rpc.md says why).
 // Outgoing batches wait in a bounded queue per peer and go out in gathered writes;
 // a lost connection is redialed with capped, jittered exponential backoff, and
 // while a peer is down its batches are dropped and counted, never queued without

@@ -627,13 +627,29 @@ TEST_F(AsioTransportTest, UnknownNodeIdIsRefused) {
   EXPECT_EQ(a->inbound_rejected(), 1u);
 }
 
+TEST_F(AsioTransportTest, DialerUnknownToTheAcceptorNeverCountsAsConnected) {
+  AsioTransport* a = StartNode(Options(1, {1, 2}));  // does not know node 3
+  ASSERT_NE(a, nullptr);
+  ports_[3] = FreePort();
+  AsioTransport* c = StartNode(Options(3, {1, 3}));
+  ASSERT_NE(c, nullptr);
+  for (uint64_t i = 0; i < 50; i++) c->Send(Batch(3, 1, i));
+  ASSERT_TRUE(WaitFor([&] { return StatsFor(c, 1).dials_failed >= 3; })) << Log();
+  EXPECT_TRUE(LogContains("closed by the peer before its Hello")) << Log();
+  EXPECT_TRUE(LogContains("unknown node id 3 (not a peer)")) << Log();
+  const PeerStats s = StatsFor(c, 1);
+  EXPECT_EQ(s.reconnects, 0u);  // never connected, so never reconnected
+  EXPECT_EQ(s.batches_sent, 0u);
+  EXPECT_FALSE(LogContains("transport 3: connected to node 1"));
+}
+
 TEST_F(AsioTransportTest, SilentClientIsClosedAfterTheHandshakeTimeout) {
   AsioTransportOptions o = Options(1, {1, 2});
   o.handshake_timeout = 50ms;
   AsioTransport* a = StartNode(std::move(o));
   ASSERT_NE(a, nullptr);
   RawClient client(a->listen_port());
-  EXPECT_TRUE(client.ReadUntilClosed());  // our Hello arrives, then the close
+  EXPECT_TRUE(client.ReadUntilClosed());  // closed without a Hello
   ASSERT_TRUE(WaitFor([&] { return LogContains("no Hello within the handshake timeout"); }))
       << Log();
 }
