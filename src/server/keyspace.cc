@@ -61,7 +61,9 @@ Status Keyspace::CommitBatch() {
   DKV_ASSERT(batch_depth_ > 0);
   batch_depth_--;
   if (batch_depth_ > 0) return Status::OK();
-  return FlushBatch();
+  Status s = FlushBatch();
+  if (!s.ok()) cache_.Clear();  // it saw the batch's writes, the engine did not
+  return s;
 }
 
 Status Keyspace::FlushBatch() {
@@ -84,6 +86,7 @@ Status Keyspace::Load() {
   expires_.clear();
   by_time_.clear();
   key_hashes_.Clear();
+  cache_.Clear();
   std::string start(1, kKeyPrefix);
   const std::string limit(1, static_cast<char>(kKeyPrefix + 1));
   while (true) {
@@ -132,16 +135,30 @@ Status Keyspace::DeleteExpired(const std::string& key) {
   w[0].is_delete = true;
   DKV_RETURN_IF_ERROR(EngineApply(std::move(w)));
   IndexExpiry(key, 0);
-  key_hashes_.Erase(Hash64(key));
+  const uint64_t h = Hash64(key);
+  key_hashes_.Erase(h);
+  cache_.Erase(h, key);
   expired_keys_++;
   Changed(key);
   return Status::OK();
 }
 
 Result<std::optional<StoredValue>> Keyspace::Lookup(std::string_view key) {
-  if (!key_hashes_.Contains(Hash64(key))) {
+  const uint64_t h = Hash64(key);
+  if (!key_hashes_.Contains(h)) {
     misses_++;  // no stored key has this hash: absent without an engine read
     return std::optional<StoredValue>();
+  }
+  // Inside a batch the held writes (overlay) come first: skip the cache.
+  const StoredValue* cached = batch_depth_ == 0 ? cache_.Find(h, key) : nullptr;
+  if (cached != nullptr) {
+    if (cached->expire_at_ms != 0 && cached->expire_at_ms <= NowMs()) {
+      DKV_RETURN_IF_ERROR(DeleteExpired(std::string(key)));
+      misses_++;
+      return std::optional<StoredValue>();
+    }
+    hits_++;
+    return std::optional<StoredValue>(*cached);
   }
   std::string raw;
   Status s = EngineGet(EngineKey(key), &raw);
@@ -158,6 +175,7 @@ Result<std::optional<StoredValue>> Keyspace::Lookup(std::string_view key) {
     return std::optional<StoredValue>();
   }
   hits_++;
+  if (batch_depth_ == 0) cache_.Insert(h, key, v);
   return std::optional<StoredValue>(std::move(v));
 }
 
@@ -166,7 +184,9 @@ Status Keyspace::Set(std::string_view key, const StoredValue& value) {
   w[0].key = EngineKey(key);
   w[0].value = EncodeStoredValue(value);
   DKV_RETURN_IF_ERROR(EngineApply(std::move(w)));
-  key_hashes_.Insert(Hash64(key));
+  const uint64_t h = Hash64(key);
+  key_hashes_.Insert(h);
+  cache_.UpdateIfPresent(h, key, value);
   IndexExpiry(key, value.expire_at_ms);
   Changed(key);
   return Status::OK();
@@ -183,7 +203,9 @@ Status Keyspace::SetMany(const std::vector<std::pair<std::string, StoredValue>>&
   }
   DKV_RETURN_IF_ERROR(EngineApply(std::move(w)));
   for (const auto& [k, v] : kvs) {
-    key_hashes_.Insert(Hash64(k));
+    const uint64_t h = Hash64(k);
+    key_hashes_.Insert(h);
+    cache_.UpdateIfPresent(h, k, v);
     IndexExpiry(k, v.expire_at_ms);
     Changed(k);
   }
@@ -199,7 +221,9 @@ Status Keyspace::Delete(std::string_view key, bool* existed) {
   w[0].is_delete = true;
   DKV_RETURN_IF_ERROR(EngineApply(std::move(w)));
   IndexExpiry(key, 0);
-  key_hashes_.Erase(Hash64(key));
+  const uint64_t h = Hash64(key);
+  key_hashes_.Erase(h);
+  cache_.Erase(h, key);
   Changed(key);
   return Status::OK();
 }
@@ -227,6 +251,7 @@ Status Keyspace::Clear(int64_t* count) {
   expires_.clear();
   by_time_.clear();
   key_hashes_.Clear();
+  cache_.Clear();
   return Status::OK();
 }
 

@@ -27,30 +27,17 @@
 #include "common/status.h"
 #include "server/key_hash_set.h"
 #include "server/kv_engine.h"
+#include "server/limits.h"
+#include "server/stored_value.h"
+#include "server/value_cache.h"
 
 namespace dkv::server {
 
-// Frozen: stored as the first byte of every value.
-enum class ValueType : uint8_t {
-  kString = 0,
-};
-
-struct StoredValue {
-  ValueType type = ValueType::kString;
-  int64_t expire_at_ms = 0;  // 0: no expiry
-  std::string payload;
-};
-
-// Frozen encoding (docs/formats/keyspace.md).
-inline constexpr char kKeyPrefix = 'k';
-inline constexpr size_t kValueHeaderSize = 9;  // type byte + fixed64 expiry
-std::string EncodeStoredValue(const StoredValue& v);
-// Corruption if shorter than the header or of an unknown type.
-Status DecodeStoredValue(std::string_view bytes, StoredValue* v);
-
 class Keyspace {
  public:
-  Keyspace(KvEngine* engine, Clock* clock) : engine_(engine), clock_(clock) {}
+  // value_cache_bytes: budget of the cache of decoded values (0: off).
+  Keyspace(KvEngine* engine, Clock* clock, size_t value_cache_bytes = kValueCacheBytes)
+      : engine_(engine), clock_(clock), cache_(value_cache_bytes) {}
 
   // Reads the engine once to rebuild the expiry index and the key count.
   Status Load();
@@ -123,7 +110,8 @@ class Keyspace {
   Clock* clock_;
   std::unordered_map<std::string, int64_t> expires_;   // key -> expire_at_ms
   std::set<std::pair<int64_t, std::string>> by_time_;  // (expire_at_ms, key)
-  KeyHashSet key_hashes_;                              // Hash64 of every stored user key
+  ValueCache cache_;       // decoded values by user key; coherent with the engine
+  KeyHashSet key_hashes_;  // Hash64 of every stored user key
   int64_t dirty_ = 0;
   int64_t expired_keys_ = 0;
   int64_t hits_ = 0;

@@ -58,6 +58,10 @@ inline constexpr size_t kFlushBatchKeys = 1000;
 // are owed before closing them anyway (a client that stopped reading must
 // not hold the exit up; well under systemd's default 90 s stop timeout).
 inline constexpr int kShutdownDrainMs = 5000;
+// Budget of the Keyspace's cache of decoded values (ValueCache): enough for
+// a hot set of ~300k small values; GETs it serves skip the engine's
+// memtable and table lookups. Small next to the engine's own buffers.
+inline constexpr size_t kValueCacheBytes = 64u << 20;
 // Max DEBUG SLEEP seconds (a test aid; never pause the loop for long).
 inline constexpr double kMaxDebugSleepSeconds = 60.0;
 
