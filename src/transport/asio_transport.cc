@@ -174,6 +174,7 @@ class AsioTransport::Impl {
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   tcp::acceptor acceptor_;
+  asio::steady_timer accept_timer_;  // retry after a failed accept
   // Built in the constructor, never changed: read from any thread without a lock.
   std::map<NodeId, std::unique_ptr<Peer>> peers_;
 
@@ -198,6 +199,7 @@ AsioTransport::Impl::Impl(AsioTransportOptions options, asio::io_context* core_i
       delivery_(std::make_shared<Delivery>()),
       work_(asio::make_work_guard(io_)),
       acceptor_(io_),
+      accept_timer_(io_),
       rng_(options_.jitter_seed != 0 ? options_.jitter_seed : 0x7472616e73ull ^ options_.self) {
   delivery_->handler = std::move(on_batch);
   delivery_->frame_handler = options_.on_frame;
@@ -399,6 +401,7 @@ void AsioTransport::Impl::Shutdown() {
   stopping_ = true;
   asio::error_code ignored;
   acceptor_.close(ignored);
+  accept_timer_.cancel();
   for (auto& [id, p] : peers_) {
     p->backoff_timer.cancel();
     if (p->conn) {
@@ -606,10 +609,15 @@ void AsioTransport::Impl::Accept() {
   acceptor_.async_accept([this](const asio::error_code& ec, tcp::socket socket) {
     if (stopping_ || ec == asio::error::operation_aborted) return;
     if (ec) {
+      // Out of descriptors, most likely: retrying at once would spin, so wait a little.
       log_->warn("transport {}: accept failed: {}", options_.self, ec.message());
-    } else {
-      OnAccepted(std::move(socket));
+      accept_timer_.expires_after(kAcceptRetryDelay);
+      accept_timer_.async_wait([this](const asio::error_code& ec) {
+        if (!stopping_ && !ec) Accept();
+      });
+      return;
     }
+    OnAccepted(std::move(socket));
     Accept();
   });
 }

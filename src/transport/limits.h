@@ -69,6 +69,10 @@ constexpr std::chrono::milliseconds kDefaultWriteStallTimeout{10000};
 constexpr std::chrono::milliseconds kDefaultHandshakeTimeout{2000};
 constexpr size_t kMaxPendingInbound = 64;
 
+// Pause after a failed accept (usually EMFILE) before accepting again, so a node
+// out of descriptors does not spin; existing connections keep working meanwhile.
+constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
+
 // Bytes asked of the socket per read on an inbound connection.
 constexpr size_t kReadChunkBytes = 64u << 10;
 
