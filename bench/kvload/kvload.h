@@ -27,6 +27,7 @@ struct Options {
   std::string json_path;
   std::string label;
   int kill_pid = 0;
+  int attempt_timeout_ms = 200;  // failover: one write attempt's limit
 };
 
 struct LoadResult {
