@@ -97,10 +97,18 @@ class Cluster {
         }
       }
       while (!net_.queue.empty()) {
+        if (lossy_ != nullptr && net_.queue.size() > 1 && lossy_->Uniform(10) == 0) {
+          std::swap(net_.queue.front(), net_.queue[1 + lossy_->Uniform(net_.queue.size() - 1)]);
+        }
         MessageBatch b = std::move(net_.queue.front());
         net_.queue.pop_front();
         moved = true;
         if (!up(b.to) || isolated_.count(b.to) || isolated_.count(b.from)) continue;
+        if (lossy_ != nullptr) {
+          const uint64_t dice = lossy_->Uniform(100);
+          if (dice < 5) continue;                 // lost
+          if (dice < 10) node(b.to)->Receive(b);  // duplicated
+        }
         node(b.to)->Receive(b);
       }
       if (!moved) return;
@@ -186,6 +194,8 @@ class Cluster {
   std::map<uint64_t, int64_t> completed_at_;
   int64_t event_ = 1;
   std::set<NodeId> isolated_;
+  // When set, batches are lost (5%), duplicated (5%) and reordered.
+  Rng* lossy_ = nullptr;
   uint64_t next_token_ = 1;
   uint64_t compact_log_entries_;
   std::function<void(NodeOptions&)> tweak_;
@@ -676,7 +686,8 @@ TEST(NodeRecoveryTest, UnansweredProposalsTimeOut) {
   EXPECT_EQ(st->pending_proposals, 0u);
 }
 
-// Random writes on three shards while nodes crash (losing unsynced writes,
+// Random writes on three shards over a lossy network (batches lost,
+// duplicated, reordered) while nodes crash (losing unsynced writes,
 // sometimes with a torn last write), restart and get isolated; log compaction
 // is aggressive so restarted nodes catch up by snapshot. At the end every
 // acknowledged write must be readable through every node, and every replica
@@ -693,6 +704,8 @@ TEST(NodeChaosTest, AcknowledgedWritesSurviveCrashesAndPartitions) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     Rng rng(seed);
     Cluster c(3, /*compact_log_entries=*/25);
+    Rng net_rng(seed + 100);
+    c.lossy_ = &net_rng;
     for (ShardId s = 1; s <= 3; s++) c.CreateShard(s, {1, 2, 3});
     std::map<uint64_t, ShardId> proposed;  // token -> shard
     uint64_t token = 1000;
@@ -729,6 +742,7 @@ TEST(NodeChaosTest, AcknowledgedWritesSurviveCrashesAndPartitions) {
       c.Tick();
     }
     c.Heal();
+    c.lossy_ = nullptr;
     if (down != raft::kNoNode) c.Start(down);
     c.Tick(100);
     size_t acked = 0;
@@ -755,7 +769,7 @@ TEST(NodeChaosTest, AcknowledgedWritesSurviveCrashesAndPartitions) {
 }
 
 // Concurrent puts and reads of a few keys per shard, through random nodes,
-// while nodes crash, restart and get isolated; the history (an operation
+// over a lossy network while nodes crash, restart and get isolated; the history (an operation
 // without an answer may have happened at any later time, or never) must be
 // linearizable per key (src/check).
 TEST(NodeChaosTest, HistoryOfPutsAndReadsIsLinearizable) {
@@ -763,6 +777,8 @@ TEST(NodeChaosTest, HistoryOfPutsAndReadsIsLinearizable) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     Rng rng(seed * 7919);
     Cluster c(3, /*compact_log_entries=*/25);
+    Rng net_rng(seed + 200);
+    c.lossy_ = &net_rng;
     for (ShardId s = 1; s <= 2; s++) c.CreateShard(s, {1, 2, 3});
     struct Pending {
       check::Operation op;
@@ -808,6 +824,7 @@ TEST(NodeChaosTest, HistoryOfPutsAndReadsIsLinearizable) {
       c.Tick();
     }
     c.Heal();
+    c.lossy_ = nullptr;
     if (down != raft::kNoNode) c.Start(down);
     c.Tick(100);
     check::History history;
