@@ -10,12 +10,14 @@
 #include <future>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "raft/log_storage.h"
 #include "raft/raw_node.h"
 #include "transport/asio_transport.h"
+#include "transport/fault_transport.h"
 
 namespace dkv::transport {
 namespace {
@@ -31,7 +33,8 @@ struct Replica {
   raft::MemoryLogStorage storage;
   std::unique_ptr<raft::RawNode> raft;
   std::unique_ptr<AsioTransport> transport;
-  std::vector<std::string> applied;  // data of committed normal entries
+  std::unique_ptr<FaultTransport> fault;  // wraps transport; the core sends through it
+  std::vector<std::string> applied;       // data of committed normal entries
 };
 
 class RaftOverTcpTest : public ::testing::Test {
@@ -42,7 +45,10 @@ class RaftOverTcpTest : public ::testing::Test {
   ~RaftOverTcpTest() override {
     OnCore([this] {
       ticker_.cancel();
-      for (auto& [id, r] : replicas_) r->transport.reset();
+      for (auto& [id, r] : replicas_) {
+        r->fault->Attach(nullptr);
+        r->transport.reset();
+      }
     });
     work_.reset();
     io_.stop();
@@ -74,7 +80,7 @@ class RaftOverTcpTest : public ::testing::Test {
         b.to = m.to;
         b.messages.push_back({kShard, m});
       }
-      for (auto& [to, batch] : out) r->transport->Send(std::move(batch));
+      for (auto& [to, batch] : out) r->fault->Send(std::move(batch));
       for (const raft::Entry& e : rd.committed_entries) {
         if (e.type == raft::EntryType::kNormal && !e.data.empty()) {
           r->applied.push_back(e.data.ToString());
@@ -124,25 +130,29 @@ class RaftOverTcpTest : public ::testing::Test {
       o.peers = peers;
       o.backoff_min = 5ms;
       o.backoff_max = 50ms;
-      auto t = AsioTransport::Start(o, &io_, [this, r](MessageBatch batch) {
+      r->fault = std::make_unique<FaultTransport>(&io_, /*seed=*/self.id);
+      auto t = AsioTransport::Start(o, &io_, r->fault->WrapIncoming([this, r](MessageBatch batch) {
         EXPECT_EQ(batch.to, r->id);
         for (const node::Envelope& env : batch.messages) {
           EXPECT_EQ(env.shard, kShard);
           EXPECT_TRUE(r->raft->Step(env.msg).ok());
         }
         Process(r);
-      });
+      }));
       ASSERT_TRUE(t.ok()) << t.status().ToString();
       r->transport = std::move(*t);
+      r->fault->Attach(r->transport.get());
     }
     OnCore([this] { Tick(); });
   }
 
-  // The leader's id once one is known to every replica and they agree, else 0.
-  NodeId AgreedLeader() {
-    return OnCore([this] {
+  // The leader's id once every replica of `among` (all if empty) knows one and
+  // they agree, else 0.
+  NodeId AgreedLeader(std::set<NodeId> among = {}) {
+    return OnCore([this, among] {
       NodeId leader = raft::kNoNode;
       for (auto& [id, r] : replicas_) {
+        if (!among.empty() && among.count(id) == 0) continue;
         const NodeId l = r->raft->GetBasicStatus().leader_id;
         if (l == raft::kNoNode || (leader != raft::kNoNode && l != leader)) return raft::kNoNode;
         leader = l;
@@ -200,6 +210,60 @@ TEST_F(RaftOverTcpTest, ThreeReplicasElectALeaderAndCommitInOrder) {
   }));
   OnCore([&] {
     for (auto& [id, r] : replicas_) EXPECT_EQ(r->applied, want) << "replica " << id;
+  });
+}
+
+TEST_F(RaftOverTcpTest, PartitionedLeaderIsReplacedAndCatchesUpAfterHealing) {
+  StartCluster({1, 2, 3});
+  NodeId old_leader = raft::kNoNode;
+  ASSERT_TRUE(WaitFor([&] { return (old_leader = AgreedLeader()) != raft::kNoNode; }));
+  std::set<NodeId> majority = {1, 2, 3};
+  majority.erase(old_leader);
+
+  // Cut the leader off from both others, on every node's fault layer.
+  OnCore([&] {
+    for (auto& [id, r] : replicas_) {
+      FaultConfig faults;
+      if (id == old_leader) {
+        faults.partitioned = majority;
+      } else {
+        faults.partitioned = {old_leader};
+      }
+      EXPECT_TRUE(r->fault->SetFaults(faults).ok());
+    }
+  });
+  NodeId new_leader = raft::kNoNode;
+  ASSERT_TRUE(WaitFor([&] {
+    new_leader = AgreedLeader(majority);
+    return new_leader != raft::kNoNode && new_leader != old_leader;
+  }));
+  std::vector<std::string> want;
+  for (int i = 0; i < 50; i++) want.push_back("during-partition-" + std::to_string(i));
+  ASSERT_TRUE(OnCore([&] {
+                Replica* l = replicas_.at(new_leader).get();
+                Status s = l->raft->ProposeBatch(want);
+                Process(l);
+                return s;
+              }).ok());
+  auto applied_at_least = [&](const std::set<NodeId>& ids, size_t n) {
+    return OnCore([&] {
+      for (NodeId id : ids) {
+        if (replicas_.at(id)->applied.size() < n) return false;
+      }
+      return true;
+    });
+  };
+  ASSERT_TRUE(WaitFor([&] { return applied_at_least(majority, want.size()); }));
+  EXPECT_TRUE(OnCore([&] { return replicas_.at(old_leader)->applied.empty(); }));
+
+  OnCore([&] {
+    for (auto& [id, r] : replicas_) EXPECT_TRUE(r->fault->SetFaults({}).ok());
+  });
+  ASSERT_TRUE(WaitFor([&] { return applied_at_least({1, 2, 3}, want.size()); }));
+  OnCore([&] {
+    for (auto& [id, r] : replicas_) EXPECT_EQ(r->applied, want) << "replica " << id;
+    // The cut-off leader's heartbeats went nowhere.
+    EXPECT_GT(replicas_.at(old_leader)->fault->Stats().dropped_outgoing, 0u);
   });
 }
 
