@@ -217,6 +217,38 @@ int ClusterStatus(const std::string& dir, const std::string& config_flag, bool j
   return up == static_cast<int>(nodes.size()) ? 0 : 1;
 }
 
+// Validates a cluster TOML and prints what it describes: for people editing
+// the file by hand, before `up`.
+int ClusterCheck(const std::string& dir, const std::string& config_flag) {
+  const std::string path = ConfigPath(dir, config_flag);
+  auto config = LoadExisting(path);
+  if (!config.ok()) return Fail(config.status());
+  std::cout << path << ": valid\n"
+            << "cluster " << config->cluster_id << ", " << config->nodes.size() << " nodes, "
+            << config->shards << " shards x " << config->replication_factor << " replicas, "
+            << config->vnodes_per_shard << " vnodes per shard\n"
+            << "raft: tick " << config->tick_interval_ms << " ms, election "
+            << config->ElectionTicks() << " ticks, heartbeat " << config->HeartbeatTicks()
+            << " ticks; max clock offset " << config->max_clock_offset_ms << " ms\n"
+            << "data under " << config->data_dir << "\n";
+  const auto placement = config->InitialPlacement();
+  for (const auto& node : config->nodes) {
+    int replicas = 0, preferred = 0;
+    for (const auto& r : placement) {
+      for (size_t i = 0; i < r.size(); i++) {
+        if (r[i] == node.id) {
+          replicas++;
+          if (i == 0) preferred++;
+        }
+      }
+    }
+    std::cout << "node " << node.id << "  client " << node.client_addr << "  peer "
+              << node.peer_addr << "  admin " << node.admin_port << "  replicas " << replicas
+              << " (preferred leader of " << preferred << ")\n";
+  }
+  return 0;
+}
+
 // Prints the client addresses, comma separated, for scripts (kvload, redis-cli).
 int ClusterEndpoints(const std::string& dir, const std::string& config_flag) {
   auto config = LoadExisting(ConfigPath(dir, config_flag));
@@ -288,9 +320,14 @@ int main(int argc, char** argv) {
   endpoints_cmd->add_option("--dir", dir, "cluster directory")->capture_default_str();
   endpoints_cmd->add_option("--config", config_flag, "cluster TOML");
 
+  CLI::App* check_cmd = cluster->add_subcommand("check", "validate the cluster TOML, show it");
+  check_cmd->add_option("--dir", dir, "cluster directory")->capture_default_str();
+  check_cmd->add_option("--config", config_flag, "cluster TOML");
+
   CLI11_PARSE(app, argc, argv);
   if (up_cmd->parsed()) return ClusterUp(up);
   if (status_cmd->parsed()) return ClusterStatus(dir, config_flag, json);
+  if (check_cmd->parsed()) return ClusterCheck(dir, config_flag);
   if (endpoints_cmd->parsed()) return ClusterEndpoints(dir, config_flag);
   if (down_cmd->parsed()) return ClusterDown(dir, config_flag, down_timeout_ms);
   return 2;

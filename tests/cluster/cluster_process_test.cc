@@ -119,6 +119,11 @@ TEST_F(ClusterProcessTest, UpStatusDownLeavesNoProcess) {
       << status.output;
   for (const auto& n : config->nodes) EXPECT_TRUE(Contains(status.output, n.client_addr));
 
+  RunResult check = Distkv("cluster check --dir " + dir_);
+  EXPECT_EQ(check.exit_code, 0) << check.output;
+  EXPECT_TRUE(Contains(check.output, "valid")) << check.output;
+  EXPECT_TRUE(Contains(check.output, "replicas 8 (preferred leader of 3)")) << check.output;
+
   RunResult endpoints = Distkv("cluster endpoints --dir " + dir_);
   EXPECT_EQ(endpoints.exit_code, 0);
   EXPECT_EQ(endpoints.output, config->nodes[0].client_addr + "," + config->nodes[1].client_addr +
@@ -217,6 +222,9 @@ TEST_F(ClusterProcessTest, BadConfigIsRejectedNamingTheField) {
   RunResult up = Distkv("cluster up --dir " + dir_ + " --server-bin " + DISTKV_SERVER_PATH);
   EXPECT_EQ(up.exit_code, 1) << up.output;
   EXPECT_TRUE(Contains(up.output, "replication_factor")) << up.output;
+  RunResult check = Distkv("cluster check --dir " + dir_);
+  EXPECT_EQ(check.exit_code, 1) << check.output;
+  EXPECT_TRUE(Contains(check.output, "replication_factor")) << check.output;
   RunResult status = Distkv("cluster status --dir " + dir_ + "/missing");
   EXPECT_EQ(status.exit_code, 1);
   EXPECT_TRUE(Contains(status.output, "no cluster config")) << status.output;
