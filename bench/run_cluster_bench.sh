@@ -17,9 +17,10 @@
 # "standalone (not replicated) -- not comparable" and no ratio claims the bar.
 #
 # Usage: bench/run_cluster_bench.sh [--duration S] [--clients "1 16 64 256"]
-#          [--keys N] [--failover-rounds R] [--etcd-protocol etcd|etcd-http]
+#          [--keys N] [--rounds R] [--failover-rounds R] [--etcd-protocol etcd|etcd-http]
 #          [--build-dir DIR] [--no-build] [--json PATH]
 #   --duration S          seconds per load run (default 10)
+#   --rounds R            load runs per (store, op, clients); the median is reported (default 1)
 #   --etcd-protocol P     etcd (gRPC KV API, default when kvload has it) or etcd-http
 #   --build-dir DIR       where distkv, distkv-server, dkv_kvload are built
 #                         (default build/release, configured with the release preset)
@@ -33,6 +34,7 @@ duration=10
 clients_list="1 16 64 256"
 keys=100000
 failover_rounds=3
+rounds=1
 etcd_protocol=""
 build_dir="$root/build/release"
 build=1
@@ -44,6 +46,7 @@ while [[ $# -gt 0 ]]; do
     --clients) clients_list="$2"; shift 2 ;;
     --keys) keys="$2"; shift 2 ;;
     --failover-rounds) failover_rounds="$2"; shift 2 ;;
+    --rounds) rounds="$2"; shift 2 ;;
     --etcd-protocol) etcd_protocol="$2"; shift 2 ;;
     --build-dir) build_dir="$2"; shift 2 ;;
     --no-build) build=0; shift ;;
@@ -190,16 +193,27 @@ fill() {  # label protocol endpoints
     --keys "$keys" --key-size 16 --value-size 100 --json "$results" | sed -n 1p
 }
 
+load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 for op in put get; do
   if [[ "$op" == get ]]; then
     fill etcd "$etcd_protocol" "$etcd_endpoints"
     fill "$dkv_label" resp "$dkv_endpoints"
   fi
-  for c in $clients_list; do
-    load etcd "$etcd_protocol" "$etcd_endpoints" "$op" "$c"
-    load "$dkv_label" resp "$dkv_endpoints" "$op" "$c"
+  for round in $(seq "$rounds"); do
+    for c in $clients_list; do
+      # Alternate which store goes first, so a change of machine load does
+      # not always favour the same one.
+      if (( round % 2 == 1 )); then
+        load etcd "$etcd_protocol" "$etcd_endpoints" "$op" "$c"
+        load "$dkv_label" resp "$dkv_endpoints" "$op" "$c"
+      else
+        load "$dkv_label" resp "$dkv_endpoints" "$op" "$c"
+        load etcd "$etcd_protocol" "$etcd_endpoints" "$op" "$c"
+      fi
+    done
   done
 done
+load_end="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---- failover: kill -9 the leader, time to the next successful write ----------
 for r in $(seq "$failover_rounds"); do
@@ -221,16 +235,23 @@ done
 
 # ---- report -------------------------------------------------------------------
 mkdir -p "$(dirname "$json")"
-python3 - "$results" "$json" "$duration" "$keys" "$etcd_protocol" <<'PY'
+python3 - "$results" "$json" "$duration" "$keys" "$etcd_protocol" "$rounds" \
+  "$load_start" "$load_end" <<'PY'
 import json, statistics, sys, time
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 out_path, duration, keys, etcd_protocol = sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+rounds, load_start, load_end = int(sys.argv[6]), sys.argv[7], sys.argv[8]
 def find(label_prefix, op, clients):
-    for r in rows:
-        if r["label"].startswith(label_prefix) and r["op"] == op and r.get("clients") == clients:
-            return r
+    """The run with the median ops/s over the rounds."""
+    runs = [r for r in rows
+            if r["label"].startswith(label_prefix) and r["op"] == op and r.get("clients") == clients]
+    if not runs:
+        return None
+    runs.sort(key=lambda r: r["ops_per_s"])
+    return runs[(len(runs) - 1) // 2]
 print()
 print("DistKV figures: STANDALONE nodes (replication not wired yet) -- not comparable, no bar claimed")
+print(f"median of {rounds} round(s); load average {load_start} at start, {load_end} at end")
 print(f"{'op':<5} {'clients':>7} | {'etcd ops/s':>10} {'p50 ms':>7} {'p99 ms':>7} | "
       f"{'distkv ops/s':>12} {'p50 ms':>7} {'p99 ms':>7} | {'ratio':>6}")
 table = []
@@ -258,6 +279,7 @@ json.dump({
     "distkv_mode": "standalone (not replicated) -- not comparable",
     "etcd_client": etcd_protocol,
     "duration_s": duration, "keys": keys, "key_size": 16, "value_size": 100,
+    "rounds": rounds, "loadavg_start": load_start, "loadavg_end": load_end,
     "table": table, "failover": fo, "runs": rows,
 }, open(out_path, "w"), indent=1)
 print(f"wrote {out_path}")
