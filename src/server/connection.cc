@@ -129,7 +129,7 @@ void Connection::AfterProcess(bool more) {
 
 bool Connection::Process() {
   if (draining_) return false;
-  std::vector<std::string> argv;
+  std::vector<std::string>& argv = argv_;
   std::string error;
   std::string batch;  // replies of this round
   bool wrote = false;

@@ -17,6 +17,7 @@
 #include <array>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "server/command.h"
 #include "server/limits.h"
@@ -62,6 +63,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::ip::tcp::socket socket_;                                   // plain connections
   std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket>> tls_;  // TLS connections
   RespParser parser_;
+  std::vector<std::string> argv_;  // the command being run; its strings are reused
   ClientState state_;
   std::array<char, kReadChunkBytes> read_buf_;
   std::string held_;  // replies waiting for a commit (durability)

@@ -231,7 +231,7 @@ RespParser::Result RespParser::ParseMultibulk(std::vector<std::string>* argv, st
     }
     multibulk_remaining_ = count;
     bulk_len_ = -1;
-    args_.clear();
+    args_used_ = 0;
     args_.reserve(static_cast<size_t>(std::min<int64_t>(count, kMaxPreallocArgs)));
     partial_bytes_ = 0;
   }
@@ -272,15 +272,27 @@ RespParser::Result RespParser::ParseMultibulk(std::vector<std::string>* argv, st
     size_t need = static_cast<size_t>(bulk_len_) + 2;
     if (rest.size() < need) return Result::kNeedMore;
     // Redis does not check the trailing CRLF bytes; neither do we.
-    args_.emplace_back(rest.data(), static_cast<size_t>(bulk_len_));
+    if (args_used_ < args_.size()) {
+      args_[args_used_].assign(rest.data(), static_cast<size_t>(bulk_len_));
+    } else {
+      args_.emplace_back(rest.data(), static_cast<size_t>(bulk_len_));
+    }
+    args_used_++;
     partial_bytes_ += static_cast<size_t>(bulk_len_);
     pos_ += need;
     bulk_len_ = -1;
     multibulk_remaining_--;
     if (pos_ > (1u << 20)) Compact();  // big pipelines: free consumed bytes early
   }
+  args_.resize(args_used_);
   argv->swap(args_);
-  args_.clear();
+  // args_ now holds the caller's previous arguments, kept for reuse unless
+  // large: a one-off huge value must not stay allocated per connection.
+  if (args_.size() > kMaxPreallocArgs) args_.clear();
+  for (std::string& a : args_) {
+    if (a.capacity() > kMaxPreallocBytes) std::string().swap(a);
+  }
+  args_used_ = 0;
   partial_bytes_ = 0;
   return Result::kCommand;
 }

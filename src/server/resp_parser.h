@@ -67,7 +67,11 @@ class RespParser {
   // Multibulk state, kept across calls.
   int64_t multibulk_remaining_ = 0;  // 0: not inside a multibulk request
   int64_t bulk_len_ = -1;            // -1: the next "$<len>" line is awaited
+  // The command being parsed; after a command is handed out it holds the
+  // caller's previous argv, whose strings are reused (assign, not allocate)
+  // for the next command's arguments. args_used_ counts those filled.
   std::vector<std::string> args_;
+  size_t args_used_ = 0;
   size_t partial_bytes_ = 0;
 };
 

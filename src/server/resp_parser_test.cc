@@ -48,6 +48,26 @@ TEST(RespParserTest, MultibulkCommand) {
   EXPECT_EQ(o.commands[0], (Args{"GET", "k"}));
 }
 
+// The parser reuses the caller's previous argument strings: commands of
+// different lengths through one argv vector must still come out exact.
+TEST(RespParserTest, ReusedArgvHoldsExactlyEachCommand) {
+  RespParser p;
+  p.Append(std::string("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nvalue\r\n") +
+           "*2\r\n$3\r\nGET\r\n$10\r\nlongerkey!\r\n" + "*1\r\n$4\r\nPING\r\n" +
+           "*4\r\n$4\r\nMSET\r\n$1\r\na\r\n$0\r\n\r\n$1\r\nb\r\n");
+  Args argv;
+  std::string err;
+  ASSERT_EQ(p.Next(&argv, &err), RespParser::Result::kCommand);
+  EXPECT_EQ(argv, (Args{"SET", "k", "value"}));
+  ASSERT_EQ(p.Next(&argv, &err), RespParser::Result::kCommand);
+  EXPECT_EQ(argv, (Args{"GET", "longerkey!"}));
+  ASSERT_EQ(p.Next(&argv, &err), RespParser::Result::kCommand);
+  EXPECT_EQ(argv, (Args{"PING"}));
+  ASSERT_EQ(p.Next(&argv, &err), RespParser::Result::kCommand);
+  EXPECT_EQ(argv, (Args{"MSET", "a", "", "b"}));
+  EXPECT_EQ(p.Next(&argv, &err), RespParser::Result::kNeedMore);
+}
+
 TEST(RespParserTest, PipelinedCommandsComeOutInOrder) {
   Outcome o = ParseAll("*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\nPING\r\n");
   ASSERT_EQ(o.commands.size(), 3u);
