@@ -91,7 +91,7 @@ struct PeerStats {
   uint64_t bytes_sent = 0;        // frame bytes written, headers included
   uint64_t batches_dropped = 0;   // refused by a full queue or a down peer, or lost
   uint64_t batches_received = 0;  // handed to the core
-  uint64_t bytes_received = 0;    // frame bytes of those
+  uint64_t bytes_received = 0;    // bytes read from its connection after the Hello
   uint64_t received_dropped = 0;  // refused because the core was behind
   uint64_t dials_failed = 0;      // dial, handshake or connection failures
   uint64_t reconnects = 0;        // handshakes completed after the first
