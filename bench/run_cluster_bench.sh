@@ -56,6 +56,9 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
+# The peers and gRPC (for dkv_kvload's native etcd client) come from Debian.
+"$root/scripts/install-deps.sh" --bench
+
 for tool in etcd etcdctl python3; do
   if ! command -v "$tool" >/dev/null; then
     echo "$tool is missing (apt-get install etcd-server etcd-client python3)" >&2

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages DistKV builds, tests and benchmarks with.
 # Idempotent and quick when everything is already there (no apt-get update).
+#
+#   scripts/install-deps.sh          what building and testing need
+#   scripts/install-deps.sh --bench  also the cluster benchmark's peers (etcd, and
+#                                    gRPC for dkv_kvload's native etcd client)
 set -euo pipefail
 
 PACKAGES=(
@@ -10,8 +14,11 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
   clang libclang-rt-14-dev
   librocksdb-dev libleveldb-dev
-  libhiredis-dev redis-tools redis-server
+  libhiredis-dev redis-tools redis-server python3
 )
+if [[ "${1:-}" == "--bench" ]]; then
+  PACKAGES+=(etcd-server etcd-client libgrpc++-dev protobuf-compiler-grpc)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
