@@ -145,20 +145,26 @@ Status Keyspace::DeleteExpired(const std::string& key) {
 
 Result<std::optional<StoredValue>> Keyspace::Lookup(std::string_view key) {
   const uint64_t h = Hash64(key);
+  // The cache first (it holds only stored keys); inside a batch the held
+  // writes (overlay) come first, so skip it there.
+  if (batch_depth_ == 0) {
+    if (std::optional<ValueCache::View> c = cache_.Find(h, key)) {
+      if (c->expire_at_ms != 0 && c->expire_at_ms <= NowMs()) {
+        DKV_RETURN_IF_ERROR(DeleteExpired(std::string(key)));
+        misses_++;
+        return std::optional<StoredValue>();
+      }
+      hits_++;
+      std::optional<StoredValue> v(std::in_place);
+      v->type = c->type;
+      v->expire_at_ms = c->expire_at_ms;
+      v->payload.assign(c->payload);
+      return v;
+    }
+  }
   if (!key_hashes_.Contains(h)) {
     misses_++;  // no stored key has this hash: absent without an engine read
     return std::optional<StoredValue>();
-  }
-  // Inside a batch the held writes (overlay) come first: skip the cache.
-  const StoredValue* cached = batch_depth_ == 0 ? cache_.Find(h, key) : nullptr;
-  if (cached != nullptr) {
-    if (cached->expire_at_ms != 0 && cached->expire_at_ms <= NowMs()) {
-      DKV_RETURN_IF_ERROR(DeleteExpired(std::string(key)));
-      misses_++;
-      return std::optional<StoredValue>();
-    }
-    hits_++;
-    return std::optional<StoredValue>(*cached);
   }
   std::string raw;
   Status s = EngineGet(EngineKey(key), &raw);

@@ -9,6 +9,9 @@
 #include "server/config.h"
 #include "server/db_engine.h"
 #include "server/server.h"
+#ifdef DKV_HAVE_RUNTIME
+#include "runtime/cluster_server.h"
+#endif
 
 int main(int argc, char** argv) {
   using dkv::server::ServerConfig;
@@ -36,7 +39,27 @@ int main(int argc, char** argv) {
   app.add_option("--tls-port", tls_port, "RESP over TLS port (0 = off)");
   app.add_option("--tls-cert-file", tls_cert, "PEM certificate chain for the TLS port");
   app.add_option("--tls-key-file", tls_key, "PEM private key for the TLS port");
+  // Cluster mode (issue #5, src/runtime): the node's addresses, data dir and
+  // Raft timing come from the cluster TOML; --bind/--port/--dir are ignored.
+  std::string cluster_config;
+  uint64_t node_id = 0;
+  app.add_option("--cluster-config", cluster_config, "cluster TOML: run as a cluster node");
+  app.add_option("--node-id", node_id, "this node's id in the cluster config");
   CLI11_PARSE(app, argc, argv);
+  if (!cluster_config.empty()) {
+#ifdef DKV_HAVE_RUNTIME
+    if (!loglevel.empty()) spdlog::set_level(spdlog::level::from_str(loglevel));
+    dkv::Status cs = dkv::runtime::RunClusterNode(cluster_config, node_id);
+    if (!cs.ok()) {
+      spdlog::critical("cluster node {}: {}", node_id, cs.ToString());
+      return 1;
+    }
+    return 0;
+#else
+    std::cerr << "this distkv-server was built without the cluster runtime (src/runtime)\n";
+    return 2;
+#endif
+  }
 
   if (!config_path.empty()) {
     dkv::Status s = dkv::server::LoadTomlConfig(config_path, &config);

@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -25,13 +26,21 @@ namespace dkv::server {
 
 class ValueCache {
  public:
+  // A cached value, valid until the next call that changes the cache.
+  struct View {
+    ValueType type;
+    int64_t expire_at_ms;
+    std::string_view payload;
+  };
+
   explicit ValueCache(size_t capacity_bytes) : capacity_bytes_(capacity_bytes) {}
 
-  // The cached value of `key` (hash h), or nullptr.
-  const StoredValue* Find(uint64_t h, std::string_view key) const {
+  // The cached value of `key` (hash h), if any.
+  std::optional<View> Find(uint64_t h, std::string_view key) const {
     auto it = map_.find(h);
-    if (it == map_.end() || it->second.key != key) return nullptr;
-    return &it->second.value;
+    if (it == map_.end() || !KeyIs(it->second, key)) return std::nullopt;
+    const Entry& e = it->second;
+    return View{e.type, e.expire_at_ms, std::string_view(e.data).substr(e.key_len)};
   }
   // Caches `value` for `key`, replacing any entry with the same hash.
   void Insert(uint64_t h, std::string_view key, const StoredValue& value) {
@@ -39,10 +48,7 @@ class ValueCache {
     auto [it, inserted] = map_.try_emplace(h);
     Entry& e = it->second;
     if (!inserted) bytes_ -= Charge(e);
-    e.key.assign(key);
-    e.value.type = value.type;
-    e.value.expire_at_ms = value.expire_at_ms;
-    e.value.payload.assign(value.payload);
+    Fill(&e, key, value);
     bytes_ += Charge(e);
     Evict(h);
   }
@@ -50,21 +56,19 @@ class ValueCache {
   void UpdateIfPresent(uint64_t h, std::string_view key, const StoredValue& value) {
     auto it = map_.find(h);
     if (it == map_.end()) return;
-    if (it->second.key != key) {
-      Erase(h, it->second.key);  // another key with the same hash: drop it
-      return;
-    }
     Entry& e = it->second;
     bytes_ -= Charge(e);
-    e.value.type = value.type;
-    e.value.expire_at_ms = value.expire_at_ms;
-    e.value.payload.assign(value.payload);
+    if (!KeyIs(e, key)) {
+      map_.erase(it);  // another key with the same hash: drop it
+      return;
+    }
+    Fill(&e, key, value);
     bytes_ += Charge(e);
     Evict(h);
   }
   void Erase(uint64_t h, std::string_view key) {
     auto it = map_.find(h);
-    if (it == map_.end() || it->second.key != key) return;
+    if (it == map_.end() || !KeyIs(it->second, key)) return;
     bytes_ -= Charge(it->second);
     map_.erase(it);
   }
@@ -76,16 +80,29 @@ class ValueCache {
   size_t size() const { return map_.size(); }
 
  private:
+  // Key and payload share one buffer (key first), so a hit touches one
+  // allocation besides the node.
   struct Entry {
-    std::string key;
-    StoredValue value;
+    std::string data;
+    size_t key_len = 0;
+    int64_t expire_at_ms = 0;
+    ValueType type = ValueType::kString;
   };
-  // Bytes charged per entry beyond key and payload: the node, its hash
-  // bucket and the two strings' headers, roughly.
-  static constexpr size_t kEntryOverheadBytes = 96;
-  static size_t Charge(const Entry& e) {
-    return kEntryOverheadBytes + e.key.capacity() + e.value.payload.capacity();
+  // Bytes charged per entry beyond its buffer: the node, its hash bucket and
+  // the string header, roughly.
+  static constexpr size_t kEntryOverheadBytes = 80;
+
+  static bool KeyIs(const Entry& e, std::string_view key) {
+    return std::string_view(e.data).substr(0, e.key_len) == key;
   }
+  static void Fill(Entry* e, std::string_view key, const StoredValue& value) {
+    e->data.assign(key);
+    e->data.append(value.payload);
+    e->key_len = key.size();
+    e->expire_at_ms = value.expire_at_ms;
+    e->type = value.type;
+  }
+  static size_t Charge(const Entry& e) { return kEntryOverheadBytes + e.data.capacity(); }
   // Evicts until within budget, never the entry just written (h).
   void Evict(uint64_t keep) {
     auto it = map_.begin();

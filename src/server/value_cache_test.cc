@@ -17,12 +17,14 @@ StoredValue Val(const std::string& payload, int64_t expire_at_ms = 0) {
 TEST(ValueCacheTest, FindChecksTheFullKeyNotJustTheHash) {
   ValueCache cache(1 << 20);
   cache.Insert(7, "a", Val("1"));
-  ASSERT_NE(cache.Find(7, "a"), nullptr);
+  ASSERT_TRUE(cache.Find(7, "a"));
   EXPECT_EQ(cache.Find(7, "a")->payload, "1");
-  EXPECT_EQ(cache.Find(7, "b"), nullptr);   // same hash, other key
+  EXPECT_FALSE(cache.Find(7, "b"));  // same hash, other key
+  EXPECT_FALSE(cache.Find(7, ""));
   cache.UpdateIfPresent(7, "b", Val("2"));  // drops the colliding entry
-  EXPECT_EQ(cache.Find(7, "a"), nullptr);
-  EXPECT_EQ(cache.Find(7, "b"), nullptr);
+  EXPECT_FALSE(cache.Find(7, "a"));
+  EXPECT_FALSE(cache.Find(7, "b"));
+  EXPECT_EQ(cache.bytes(), 0u);
 }
 
 TEST(ValueCacheTest, UpdateIfPresentNeverInserts) {
@@ -46,13 +48,13 @@ TEST(ValueCacheTest, StaysWithinItsBudget) {
     ASSERT_LE(cache.bytes(), budget);
   }
   EXPECT_GT(cache.size(), 100u);
-  ASSERT_NE(cache.Find(9999, "key9999"), nullptr);  // the newest is kept
+  ASSERT_TRUE(cache.Find(9999, "key9999"));  // the newest is kept
 }
 
 TEST(ValueCacheTest, ZeroBudgetCachesNothing) {
   ValueCache cache(0);
   cache.Insert(1, "k", Val("v"));
-  EXPECT_EQ(cache.Find(1, "k"), nullptr);
+  EXPECT_FALSE(cache.Find(1, "k"));
 }
 
 // Through the commands: a cached value never outlives a write, delete,
