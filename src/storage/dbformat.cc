@@ -43,6 +43,16 @@ const Comparator* BytewiseComparator() {
 }
 
 int InternalKeyComparator::Compare(std::string_view a, std::string_view b) const {
+  if (a.size() < kInternalKeyTrailerSize || b.size() < kInternalKeyTrailerSize) [[unlikely]] {
+    // Only a corrupt file read without checksums can hold a key shorter than
+    // its trailer. Order such keys before every well-formed key (bytewise among
+    // themselves) rather than read past them; the reader that parses the entry
+    // then reports the corruption.
+    const bool a_bad = a.size() < kInternalKeyTrailerSize;
+    const bool b_bad = b.size() < kInternalKeyTrailerSize;
+    if (a_bad != b_bad) return a_bad ? -1 : +1;
+    return a.compare(b) < 0 ? -1 : (a == b ? 0 : +1);
+  }
   int r = user_->Compare(ExtractUserKey(a), ExtractUserKey(b));
   if (r != 0) return r;
   uint64_t anum = DecodeFixed64(a.data() + a.size() - kInternalKeyTrailerSize);

@@ -222,5 +222,19 @@ TEST_F(VersionSetTest, UniversalNeverMergesANewerRunBelowAnOlderOne) {
   EXPECT_EQ(c->output_level(), 1);
 }
 
+TEST(InternalKeyComparatorTest, KeysShorterThanTheTrailerSortFirstWithoutReadingPastThem) {
+  InternalKeyComparator icmp(BytewiseComparator());
+  std::string good;
+  AppendInternalKey(&good, "a", 5, ValueType::kValue);
+  // Malformed keys (a corrupt block read without checksums) come before every
+  // well-formed key, bytewise among themselves, and compare without overread
+  // (ASan would catch one).
+  EXPECT_LT(icmp.Compare("xyz", good), 0);
+  EXPECT_GT(icmp.Compare(good, "xyz"), 0);
+  EXPECT_LT(icmp.Compare("ab", "abc"), 0);
+  EXPECT_EQ(icmp.Compare("", ""), 0);
+  EXPECT_LT(icmp.Compare("", "a"), 0);
+}
+
 }  // namespace
 }  // namespace dkv::storage
