@@ -1,0 +1,55 @@
+// ClusterCommands: the client commands of a distkv-server in cluster mode.
+// It turns one parsed command (argv) into shard operations -- multi-key
+// commands (MGET, MSET, DEL, EXISTS) split by shard -- runs them through the
+// ShardRouter, merges the answers and writes the reply with the server's
+// ReplyBuilder in the client's protocol (RESP2 or RESP3). Commands that need
+// no shard (PING, ECHO, HELLO, QUIT, INFO) are answered by the connection.
+//
+// Execute is thread-safe (it posts to the raft loop); the reply callback runs
+// on the raft loop. Owned by the cluster server; outlives its connections.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "runtime/node_runtime.h"
+#include "runtime/shard_router.h"
+
+namespace dkv::runtime {
+
+class ClusterCommands {
+ public:
+  // REQUIRES: runtime and router outlive this object.
+  ClusterCommands(NodeRuntime* runtime, ShardRouter* router);
+
+  // True for the commands Execute handles (upper-case name).
+  static bool IsShardCommand(const std::string& upper_name);
+
+  // Runs `argv` (argv[0] upper-cased by the caller into `upper_name`) and
+  // calls `done` with the complete reply bytes, on the raft loop. Arity and
+  // option errors are replied without touching a shard.
+  void Execute(std::string upper_name, std::vector<std::string> argv, int protocol,
+               std::function<void(std::string reply)> done);
+
+ private:
+  void ExecuteOnLoop(const std::string& name, std::vector<std::string> argv, int protocol,
+                     std::function<void(std::string)> done);
+  // Splits `keys` (and `values` for puts) by shard and routes each part;
+  // `merge` gets the replies in ascending shard order with, for each, the
+  // positions in `keys` its entries came from.
+  void Fanout(ShardOp::Kind kind, const std::vector<std::string>& keys,
+              const std::vector<std::string>& values,
+              std::function<void(std::vector<ShardReply>, std::vector<std::vector<size_t>>)> merge);
+  void Status(int protocol, std::function<void(std::string)> done);
+
+  NodeRuntime* const runtime_;
+  ShardRouter* const router_;
+};
+
+// "-ERR command 'x' is not supported in cluster mode yet" (the RESP text
+// after '-').
+std::string UnsupportedCommandError(const std::string& name);
+
+}  // namespace dkv::runtime

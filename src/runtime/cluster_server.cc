@@ -1,0 +1,123 @@
+#include "runtime/cluster_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <asio.hpp>
+#include <map>
+#include <memory>
+
+#include "cluster/cluster_config.h"
+#include "cluster/node_plan.h"
+#include "runtime/cluster_commands.h"
+#include "runtime/cluster_connection.h"
+#include "runtime/limits.h"
+#include "runtime/node_runtime.h"
+#include "runtime/shard_router.h"
+
+namespace dkv::runtime {
+
+namespace {
+
+// The client side: acceptor and connections, on the caller's io_context.
+class ClientListener {
+ public:
+  ClientListener(asio::io_context* io, ClusterCommands* commands)
+      : io_(io), acceptor_(*io), commands_(commands) {}
+
+  Status Listen(const std::string& host, uint16_t port) {
+    asio::error_code ec;
+    const asio::ip::address addr = asio::ip::make_address(host, ec);
+    if (ec) return Status::InvalidArgument("client address " + host, ec.message());
+    const asio::ip::tcp::endpoint ep(addr, port);
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(ep, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return Status::IOError("listen on " + host + ":" + std::to_string(port), ec.message());
+    }
+    Accept();
+    return Status::OK();
+  }
+
+  void Shutdown() {
+    asio::error_code ec;
+    acceptor_.close(ec);
+    auto conns = std::move(conns_);
+    for (auto& [id, c] : conns) c->Close();
+  }
+
+ private:
+  void Accept() {
+    acceptor_.async_accept([this](const asio::error_code& ec, asio::ip::tcp::socket socket) {
+      if (ec == asio::error::operation_aborted) return;
+      if (ec) {
+        // EMFILE and friends: wait a little instead of spinning.
+        auto timer = std::make_shared<asio::steady_timer>(*io_, std::chrono::milliseconds(100));
+        timer->async_wait([this, timer](const asio::error_code& e) {
+          if (!e) Accept();
+        });
+        return;
+      }
+      if (conns_.size() >= kMaxClients) {
+        asio::error_code ignored;
+        socket.close(ignored);
+      } else {
+        const int64_t id = next_id_++;
+        auto conn = std::make_shared<ClusterConnection>(std::move(socket), commands_, id,
+                                                        [this](int64_t id) { conns_.erase(id); });
+        conns_.emplace(id, conn);
+        conn->Start();
+      }
+      Accept();
+    });
+  }
+
+  asio::io_context* io_;
+  asio::ip::tcp::acceptor acceptor_;
+  ClusterCommands* commands_;
+  int64_t next_id_ = 1;
+  std::map<int64_t, std::shared_ptr<ClusterConnection>> conns_;
+};
+
+}  // namespace
+
+Status RunClusterNode(const std::string& config_path, uint64_t node_id) {
+  DKV_ASSIGN_OR_RETURN(cluster::ClusterConfig config, cluster::LoadClusterConfig(config_path));
+  DKV_ASSIGN_OR_RETURN(cluster::NodePlan plan, cluster::PlanForNode(config, node_id));
+  DKV_ASSIGN_OR_RETURN(sharding::ShardMap map, config.InitialShardMap());
+
+  NodeRuntimeOptions options;
+  options.plan = plan;
+  DKV_ASSIGN_OR_RETURN(std::unique_ptr<NodeRuntime> runtime, NodeRuntime::Open(options));
+  ShardRouter router(runtime.get(), map);
+  ClusterCommands commands(runtime.get(), &router);
+
+  asio::io_context io;
+  ClientListener listener(&io, &commands);
+  DKV_RETURN_IF_ERROR(listener.Listen(plan.client_host, plan.client_port));
+  runtime->Run([&router](NodeId from, ShardId shard, std::vector<std::string> args,
+                         std::function<void(std::string)> respond) {
+    router.ServeForward(from, shard, std::move(args), std::move(respond));
+  });
+  spdlog::info("cluster node {} of '{}': clients on {}:{}, peers on {}:{}, {} shard replicas",
+               plan.self, plan.cluster_id, plan.client_host, plan.client_port, plan.peer_host,
+               plan.peer_port, plan.hosted_shards.size());
+
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const asio::error_code& ec, int sig) {
+    if (ec) return;
+    spdlog::info("signal {}: stopping", sig);
+    listener.Shutdown();
+    io.stop();
+  });
+  io.run();
+  // Replies still on their way from the raft loop are dropped with the loop;
+  // its queued handlers hold connections whose sockets belong to `io`, so the
+  // runtime goes before `io` does.
+  runtime->Stop();
+  runtime.reset();
+  return Status::OK();
+}
+
+}  // namespace dkv::runtime

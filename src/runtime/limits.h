@@ -1,0 +1,58 @@
+// Named limits of the cluster runtime (src/runtime): the raft loop that drives
+// a node::Node in a distkv-server process, request routing and forwarding, and
+// the cluster-mode client connections. Each number says why it is what it is.
+// Constants only; owned by the runtime engineer; safe everywhere.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+namespace dkv::runtime {
+
+// How long a routed request waits for its shard to have a leader (elections
+// after a crash take about one election timeout, 1 s by default) before the
+// client gets "-UNAVAILABLE shard N has no leader". Bounded so a shard that
+// lost its quorum answers errors instead of hanging clients.
+inline constexpr std::chrono::milliseconds kNoLeaderWait{2000};
+
+// A proposal or read the node core has not answered within this time
+// completes with TimedOut (outcome unknown for writes). Converted to ticks of
+// the cluster's tick interval.
+inline constexpr std::chrono::milliseconds kRequestTimeout{3000};
+
+// A forwarded request whose answer has not come back within this time fails
+// (outcome unknown for writes). Longer than kRequestTimeout so the remote
+// node's own timeout normally answers first, with a precise error.
+inline constexpr std::chrono::milliseconds kForwardTimeout{4000};
+
+// Attempts of one routed request (each: a local execution or one forward),
+// so "not leader" answers bouncing between two nodes with stale views cannot
+// loop for ever; the kNoLeaderWait deadline bounds it in time as well.
+inline constexpr int kMaxRouteAttempts = 64;
+
+// Forwarded requests waiting for an answer on one node: beyond it new
+// forwards fail at once (ResourceExhausted) instead of growing memory
+// behind an unreachable or stalled peer.
+inline constexpr size_t kMaxPendingForwards = 100000;
+
+// Rounds of Node::ProcessReady run back to back in one loop pass before the
+// loop serves sockets and timers again (fairness under a flood of work).
+inline constexpr int kMaxReadyRoundsPerPass = 4;
+
+// Commands of one client connection that may be in flight (parsed, reply not
+// yet written) before reading from it pauses: bounds the memory one deeply
+// pipelining client can pin in the raft loop.
+inline constexpr size_t kMaxInflightCommandsPerConnection = 1024;
+
+// Unwritten reply bytes at which a connection stops reading until the client
+// reads most of them (back-pressure, like the standalone server's limit).
+inline constexpr size_t kOutputPauseBytes = 4u << 20;
+
+// Connected clients per node; more are accepted and closed at once.
+inline constexpr size_t kMaxClients = 10000;
+
+// Bytes read from a client socket per read call.
+inline constexpr size_t kReadChunkBytes = 64 * 1024;
+
+}  // namespace dkv::runtime

@@ -1,0 +1,320 @@
+#include "runtime/node_runtime.h"
+
+#include <spdlog/spdlog.h>
+
+#include <asio.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <thread>
+#include <unordered_map>
+
+#include "common/assert.h"
+#include "runtime/limits.h"
+#include "transport/asio_transport.h"
+
+namespace dkv::runtime {
+
+struct NodeRuntime::Impl {
+  struct PendingForward {
+    ForwardCallback done;
+    std::unique_ptr<asio::steady_timer> timer;
+  };
+
+  asio::io_context io;
+  asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
+  asio::steady_timer tick_timer{io};
+  std::chrono::steady_clock::time_point next_tick;
+  std::thread thread;
+  std::thread::id loop_id;
+  std::unique_ptr<transport::AsioTransport> transport;
+  std::unique_ptr<node::Node> node;
+  ForwardServer forward_server;
+  bool ready_posted = false;
+  bool stopped = false;
+  uint64_t next_token = 1;
+  std::unordered_map<uint64_t, WriteCallback> writes;
+  std::unordered_map<uint64_t, ReadCallback> reads;
+  uint64_t next_forward_id = 1;
+  std::unordered_map<uint64_t, PendingForward> forwards;
+
+  // Posts one ProcessReady pass unless one is already posted.
+  void ScheduleReady() {
+    if (ready_posted) return;
+    ready_posted = true;
+    asio::post(io, [this] {
+      ready_posted = false;
+      RunReady();
+    });
+  }
+
+  void RunReady() {
+    for (int round = 0; round < kMaxReadyRoundsPerPass && node->HasReady(); round++) {
+      Result<std::vector<node::Completion>> done = node->ProcessReady();
+      if (!done.ok()) {
+        // The node refuses everything from now on (its memory may be ahead of
+        // its disk); the only recovery is a restart from disk (docs/node.md).
+        spdlog::critical("raft loop: storage failure, exiting so the node restarts from disk: {}",
+                         done.status().ToString());
+        spdlog::default_logger()->flush();
+        std::_Exit(3);
+      }
+      for (node::Completion& c : done.value()) Dispatch(std::move(c));
+    }
+    if (node->HasReady()) ScheduleReady();
+  }
+
+  void Dispatch(node::Completion c) {
+    if (auto w = writes.find(c.token); w != writes.end()) {
+      WriteCallback cb = std::move(w->second);
+      writes.erase(w);
+      cb(c.status);
+      return;
+    }
+    if (auto r = reads.find(c.token); r != reads.end()) {
+      ReadCallback cb = std::move(r->second);
+      reads.erase(r);
+      cb(c.status, c.found, std::move(c.value));
+      return;
+    }
+    DKV_ASSERT(false && "completion for an unknown token");
+  }
+
+  void Tick() {
+    node->Tick();
+    ScheduleReady();
+  }
+
+  void ScheduleTick(std::chrono::milliseconds interval) {
+    // From the planned time, not from now, so ticks do not drift late; a loop
+    // that fell far behind skips ticks rather than running a burst of them.
+    next_tick += interval;
+    const auto now = std::chrono::steady_clock::now();
+    if (next_tick + 4 * interval < now) next_tick = now;
+    tick_timer.expires_at(next_tick);
+    tick_timer.async_wait([this, interval](const asio::error_code& ec) {
+      if (ec || stopped) return;
+      Tick();
+      ScheduleTick(interval);
+    });
+  }
+
+  void OnFrame(NodeId from, rpc::Frame frame) {
+    if (frame.has_forward_request()) {
+      const rpc::ForwardRequest& req = frame.forward_request();
+      std::vector<std::string> args(req.args().begin(), req.args().end());
+      const uint64_t id = req.request_id();
+      forward_server(from, req.shard(), std::move(args), [this, from, id](std::string reply) {
+        rpc::Frame out;
+        out.mutable_forward_response()->set_request_id(id);
+        out.mutable_forward_response()->set_reply(std::move(reply));
+        Status s = transport->SendFrame(from, out);
+        if (!s.ok()) {
+          // The sender times the request out (its outcome is unknown to it).
+          spdlog::debug("raft loop: forward response to node {} dropped: {}", from, s.ToString());
+        }
+      });
+      return;
+    }
+    if (frame.has_forward_response()) {
+      auto it = forwards.find(frame.forward_response().request_id());
+      if (it == forwards.end()) return;  // timed out already
+      PendingForward p = std::move(it->second);
+      forwards.erase(it);
+      p.timer->cancel();
+      p.done(std::string(frame.forward_response().reply()));
+    }
+  }
+};
+
+NodeRuntime::NodeRuntime(const cluster::NodePlan& plan)
+    : plan_(plan),
+      tick_interval_(std::chrono::milliseconds(plan.tick_interval_ms)),
+      impl_(std::make_unique<Impl>()) {}
+
+Result<std::unique_ptr<NodeRuntime>> NodeRuntime::Open(NodeRuntimeOptions options) {
+  const cluster::NodePlan& plan = options.plan;
+  if (plan.self == 0 || plan.tick_interval_ms == 0) {
+    return Status::InvalidArgument("node runtime", "plan without a node id or tick interval");
+  }
+  // The node's dir (under the cluster's data_dir) may not exist on first start.
+  std::error_code ec;
+  std::filesystem::create_directories(plan.data_dir, ec);
+  if (ec) return Status::IOError("create " + plan.data_dir, ec.message());
+  std::unique_ptr<NodeRuntime> rt(new NodeRuntime(plan));
+  Impl* impl = rt->impl_.get();
+
+  transport::AsioTransportOptions topts;
+  topts.self = plan.self;
+  topts.cluster_id = plan.cluster_id;
+  topts.listen_host = plan.peer_host;
+  topts.listen_port = plan.peer_port;
+  for (const cluster::PeerEndpoint& p : plan.peers) {
+    topts.peers.push_back(transport::PeerAddress{p.id, p.host, p.port});
+  }
+  topts.on_frame = [impl](NodeId from, rpc::Frame frame) { impl->OnFrame(from, std::move(frame)); };
+  DKV_ASSIGN_OR_RETURN(
+      impl->transport,
+      transport::AsioTransport::Start(std::move(topts), &impl->io, [impl](node::MessageBatch b) {
+        impl->node->Receive(b);
+        impl->ScheduleReady();
+      }));
+
+  node::NodeOptions nopts;
+  nopts.id = plan.self;
+  nopts.data_dir = plan.data_dir;
+  nopts.clock = options.clock != nullptr ? options.clock : SystemClock::Default();
+  nopts.max_clock_offset_us = plan.max_clock_offset_us;
+  nopts.election_tick = plan.election_tick;
+  nopts.heartbeat_tick = plan.heartbeat_tick;
+  nopts.request_timeout_ticks =
+      std::max<uint64_t>(1, kRequestTimeout.count() / plan.tick_interval_ms);
+  nopts.rng_seed = options.rng_seed != 0 ? options.rng_seed : plan.self * 0x9E3779B97F4A7C15ull;
+  DKV_ASSIGN_OR_RETURN(impl->node, node::Node::Open(nopts, impl->transport.get()));
+  // First start: found the groups of the initial placement. On a restart the
+  // node recovered its replicas from disk and nothing is created.
+  DKV_ASSERT(plan.hosted_shards.size() == plan.hosted_shard_voters.size());
+  for (size_t i = 0; i < plan.hosted_shards.size(); i++) {
+    const ShardId shard = plan.hosted_shards[i];
+    if (impl->node->HasReplica(shard)) continue;
+    std::vector<NodeId> voters(plan.hosted_shard_voters[i].begin(),
+                               plan.hosted_shard_voters[i].end());
+    DKV_RETURN_IF_ERROR(impl->node->CreateReplica(shard, std::move(voters)));
+  }
+
+  return rt;
+}
+
+void NodeRuntime::Run(ForwardServer forward_server) {
+  Impl* impl = impl_.get();
+  DKV_ASSERT(forward_server != nullptr);
+  DKV_ASSERT(!impl->thread.joinable());
+  impl->forward_server = std::move(forward_server);
+  impl->next_tick = std::chrono::steady_clock::now();
+  impl->ScheduleTick(tick_interval_);
+  impl->ScheduleReady();
+  impl->thread = std::thread([impl] { impl->io.run(); });
+  impl->loop_id = impl->thread.get_id();
+}
+
+NodeRuntime::~NodeRuntime() { Stop(); }
+
+void NodeRuntime::Stop() {
+  Impl* impl = impl_.get();
+  if (impl->transport == nullptr) return;  // stopped already
+  if (!impl->thread.joinable()) {
+    impl->transport.reset();
+    impl->node.reset();
+    return;
+  }
+  DKV_ASSERT(!OnLoop());
+  asio::post(impl->io, [impl] {
+    impl->stopped = true;
+    impl->tick_timer.cancel();
+    for (auto& [id, f] : impl->forwards) f.timer->cancel();
+    impl->io.stop();
+  });
+  impl->thread.join();
+  // The transport joins its network thread; then the node, which uses it, goes.
+  impl->transport.reset();
+  impl->node.reset();
+  impl->writes.clear();
+  impl->reads.clear();
+  impl->forwards.clear();
+}
+
+void NodeRuntime::Post(std::function<void()> fn) { asio::post(impl_->io, std::move(fn)); }
+
+void NodeRuntime::Submit(ShardId shard, node::ShardCommand command, WriteCallback done) {
+  Post([this, shard, command = std::move(command), done = std::move(done)]() mutable {
+    SubmitOnLoop(shard, std::move(command), std::move(done));
+  });
+}
+
+void NodeRuntime::Read(ShardId shard, std::string key, ReadCallback done) {
+  Post([this, shard, key = std::move(key), done = std::move(done)]() mutable {
+    ReadOnLoop(shard, std::move(key), std::move(done));
+  });
+}
+
+void NodeRuntime::Forward(NodeId to, ShardId shard, std::vector<std::string> args,
+                          ForwardCallback done) {
+  Post([this, to, shard, args = std::move(args), done = std::move(done)]() mutable {
+    ForwardOnLoop(to, shard, std::move(args), std::move(done));
+  });
+}
+
+void NodeRuntime::SubmitOnLoop(ShardId shard, node::ShardCommand command, WriteCallback done) {
+  Impl* impl = impl_.get();
+  const uint64_t token = impl->next_token++;
+  Status s = impl->node->Propose(shard, std::move(command), token);
+  if (!s.ok()) {
+    asio::post(impl->io, [done = std::move(done), s] { done(s); });
+    return;
+  }
+  impl->writes.emplace(token, std::move(done));
+  impl->ScheduleReady();
+}
+
+void NodeRuntime::ReadOnLoop(ShardId shard, std::string key, ReadCallback done) {
+  Impl* impl = impl_.get();
+  const uint64_t token = impl->next_token++;
+  Status s = impl->node->Read(shard, std::move(key), token);
+  if (!s.ok()) {
+    asio::post(impl->io, [done = std::move(done), s] { done(s, false, {}); });
+    return;
+  }
+  impl->reads.emplace(token, std::move(done));
+  impl->ScheduleReady();
+}
+
+void NodeRuntime::ForwardOnLoop(NodeId to, ShardId shard, std::vector<std::string> args,
+                                ForwardCallback done) {
+  Impl* impl = impl_.get();
+  auto fail = [impl, &done](Status s) {
+    asio::post(impl->io, [done = std::move(done), s] { done(s); });
+  };
+  if (impl->forwards.size() >= kMaxPendingForwards) {
+    fail(Status::ResourceExhausted("forward", "too many forwarded requests pending"));
+    return;
+  }
+  const uint64_t id = impl->next_forward_id++;
+  rpc::Frame frame;
+  rpc::ForwardRequest* req = frame.mutable_forward_request();
+  req->set_request_id(id);
+  req->set_shard(shard);
+  for (std::string& a : args) req->add_args(std::move(a));
+  Status s = impl->transport->SendFrame(to, frame);
+  if (!s.ok()) {
+    fail(s);
+    return;
+  }
+  auto timer = std::make_unique<asio::steady_timer>(impl->io, kForwardTimeout);
+  timer->async_wait([impl, id, to](const asio::error_code& ec) {
+    if (ec) return;
+    auto it = impl->forwards.find(id);
+    if (it == impl->forwards.end()) return;
+    ForwardCallback cb = std::move(it->second.done);
+    impl->forwards.erase(it);
+    cb(Status::TimedOut("forward to node " + std::to_string(to), "no answer"));
+  });
+  impl->forwards.emplace(id, Impl::PendingForward{std::move(done), std::move(timer)});
+}
+
+void NodeRuntime::RunAfter(std::chrono::milliseconds delay, std::function<void()> fn) {
+  auto timer = std::make_shared<asio::steady_timer>(impl_->io, delay);
+  Impl* impl = impl_.get();
+  timer->async_wait([timer, impl, fn = std::move(fn)](const asio::error_code& ec) {
+    if (ec || impl->stopped) return;
+    fn();
+  });
+}
+
+node::Node& NodeRuntime::node() {
+  DKV_ASSERT(impl_->node != nullptr);
+  return *impl_->node;
+}
+
+bool NodeRuntime::OnLoop() const { return std::this_thread::get_id() == impl_->loop_id; }
+
+}  // namespace dkv::runtime

@@ -1,0 +1,219 @@
+// ClusterHarness: a local DistKV cluster of real distkv-server processes in
+// cluster mode (--cluster-config --node-id) for black-box tests. It generates
+// the cluster TOML with the cluster library's local generator (free loopback
+// ports, data in a fresh /tmp dir), starts, kills and restarts nodes, and in
+// its destructor kills every process it started and removes the dir -- also
+// when a test fails (children also get SIGKILL if the test process dies,
+// through PR_SET_PDEATHSIG). Client is a small hiredis wrapper.
+// Tests only; one thread.
+#pragma once
+
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cluster/cluster_config.h"
+
+namespace dkv::runtime::testing {
+
+struct ReplyDeleter {
+  void operator()(redisReply* r) const { freeReplyObject(r); }
+};
+using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
+
+// One hiredis connection with a 10 s timeout (a hung server fails the test).
+class Client {
+ public:
+  Client(const std::string& host, int port) {
+    timeval tv{10, 0};
+    ctx_ = redisConnectWithTimeout(host.c_str(), port, tv);
+    if (ctx_ != nullptr && ctx_->err == 0) redisSetTimeout(ctx_, tv);
+  }
+  ~Client() {
+    if (ctx_ != nullptr) redisFree(ctx_);
+  }
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  bool ok() const { return ctx_ != nullptr && ctx_->err == 0; }
+
+  // nullptr when the connection failed (then ok() turns false).
+  Reply Call(const std::vector<std::string>& argv) {
+    if (!ok()) return nullptr;
+    std::vector<const char*> ptrs;
+    std::vector<size_t> lens;
+    for (const auto& a : argv) {
+      ptrs.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    return Reply(static_cast<redisReply*>(
+        redisCommandArgv(ctx_, static_cast<int>(argv.size()), ptrs.data(), lens.data())));
+  }
+
+  // "+OK"-style rendering for assertions: status/error text, integer, bulk,
+  // "(nil)", or "[a,b]" for arrays; "<conn error>" when the connection failed.
+  std::string Text(const std::vector<std::string>& argv) { return Render(Call(argv).get()); }
+
+  static std::string Render(const redisReply* r) {
+    if (r == nullptr) return "<conn error>";
+    switch (r->type) {
+      case REDIS_REPLY_STATUS:
+      case REDIS_REPLY_STRING:
+      case REDIS_REPLY_ERROR:
+        return std::string(r->str, r->len);
+      case REDIS_REPLY_INTEGER:
+        return std::to_string(r->integer);
+      case REDIS_REPLY_NIL:
+        return "(nil)";
+      case REDIS_REPLY_ARRAY: {
+        std::string s = "[";
+        for (size_t i = 0; i < r->elements; i++) {
+          if (i > 0) s += ",";
+          s += Render(r->element[i]);
+        }
+        return s + "]";
+      }
+      default:
+        return "<type " + std::to_string(r->type) + ">";
+    }
+  }
+
+ private:
+  redisContext* ctx_ = nullptr;
+};
+
+class ClusterHarness {
+ public:
+  // Fast Raft timing for tests: 20 ms ticks, 400 ms election timeout.
+  ClusterHarness(uint32_t nodes, uint32_t shards) {
+    char tmpl[] = "/tmp/dkv-cluster-runtime-XXXXXX";
+    if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
+    dir_ = tmpl;
+    try {
+      auto cfg = cluster::GenerateLocalConfig(nodes, shards, dir_ + "/data");
+      if (!cfg.ok()) throw std::runtime_error(cfg.status().ToString());
+      config_ = cfg.value();
+      config_.tick_interval_ms = 20;
+      config_.election_timeout_ms = 400;
+      config_.heartbeat_interval_ms = 40;
+      config_path_ = dir_ + "/cluster.toml";
+      Status s = cluster::WriteClusterConfig(config_, config_path_);
+      if (!s.ok()) throw std::runtime_error(s.ToString());
+      for (const auto& n : config_.nodes) Start(n.id);
+      for (const auto& n : config_.nodes) WaitReady(n.id);
+    } catch (...) {
+      Cleanup();
+      throw;
+    }
+  }
+  ~ClusterHarness() { Cleanup(); }
+  ClusterHarness(const ClusterHarness&) = delete;
+  ClusterHarness& operator=(const ClusterHarness&) = delete;
+
+  const cluster::ClusterConfig& config() const { return config_; }
+  std::vector<uint64_t> ids() const { return config_.SortedNodeIds(); }
+
+  void Start(uint64_t id) {
+    const std::string log = dir_ + "/node-" + std::to_string(id) + ".log";
+    std::vector<std::string> args = {
+        DISTKV_SERVER_PATH, "--cluster-config", config_path_, "--node-id",
+        std::to_string(id), "--loglevel",       "warn"};
+    const pid_t pid = ::fork();
+    if (pid < 0) throw std::runtime_error("fork failed");
+    if (pid == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (fd >= 0) {
+        ::dup2(fd, 1);
+        ::dup2(fd, 2);
+      }
+      std::vector<char*> cargs;
+      for (auto& a : args) cargs.push_back(a.data());
+      cargs.push_back(nullptr);
+      ::execv(cargs[0], cargs.data());
+      ::_exit(127);
+    }
+    pids_[id] = pid;
+  }
+
+  // Waits (bounded, 20 s) until the node answers PING.
+  void WaitReady(uint64_t id) {
+    for (int i = 0; i < 400; i++) {
+      int status = 0;
+      if (::waitpid(pids_.at(id), &status, WNOHANG) == pids_.at(id)) {
+        pids_.erase(id);
+        throw std::runtime_error("node " + std::to_string(id) + " exited: " + Log(id));
+      }
+      Client c = ClientFor(id);
+      if (c.ok() && c.Text({"PING"}) == "PONG") return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    throw std::runtime_error("node " + std::to_string(id) + " never answered PING");
+  }
+
+  // Sends `sig` (SIGKILL: and reaps it).
+  void Signal(uint64_t id, int sig) {
+    auto it = pids_.find(id);
+    if (it == pids_.end()) return;
+    ::kill(it->second, sig);
+    if (sig == SIGKILL) {
+      ::waitpid(it->second, nullptr, 0);
+      pids_.erase(it);
+    }
+  }
+
+  Client ClientFor(uint64_t id) const {
+    const cluster::NodeConfig* n = config_.FindNode(id);
+    std::string host;
+    int port = 0;
+    Status s = cluster::SplitHostPort(n->client_addr, &host, &port);
+    if (!s.ok()) throw std::runtime_error(s.ToString());
+    return Client(host, port);
+  }
+
+  std::string Log(uint64_t id) const {
+    std::string path = dir_ + "/node-" + std::to_string(id) + ".log";
+    FILE* f = ::fopen(path.c_str(), "r");
+    if (f == nullptr) return "";
+    std::string out;
+    char buf[4096];
+    size_t n;
+    while ((n = ::fread(buf, 1, sizeof(buf), f)) > 0) out.append(buf, n);
+    ::fclose(f);
+    if (out.size() > 4000) out = out.substr(out.size() - 4000);
+    return out;
+  }
+
+ private:
+  void Cleanup() {
+    for (auto& [id, pid] : pids_) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+    pids_.clear();
+    if (!dir_.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir_, ec);
+    }
+  }
+
+  std::string dir_;
+  std::string config_path_;
+  cluster::ClusterConfig config_;
+  std::map<uint64_t, pid_t> pids_;
+};
+
+}  // namespace dkv::runtime::testing
