@@ -17,6 +17,7 @@ namespace dkv::runtime {
 
 struct NodeRuntime::Impl {
   struct PendingForward {
+    NodeId to = 0;
     ForwardCallback done;
     std::unique_ptr<asio::steady_timer> timer;
   };
@@ -83,6 +84,27 @@ struct NodeRuntime::Impl {
   void Tick() {
     node->Tick();
     ScheduleReady();
+    FailForwardsToLostPeers();
+  }
+
+  // A forward to a peer whose connection was lost will get no answer: fail it
+  // now (outcome unknown: it may have run) instead of after kForwardTimeout,
+  // so a client is not held for seconds after a kill -9 of the leader.
+  void FailForwardsToLostPeers() {
+    if (forwards.empty()) return;
+    std::vector<std::pair<uint64_t, NodeId>> lost;
+    for (const auto& [id, f] : forwards) {
+      if (!transport->Reachable(f.to)) lost.emplace_back(id, f.to);
+    }
+    for (const auto& [id, to] : lost) {
+      auto it = forwards.find(id);
+      if (it == forwards.end()) continue;
+      PendingForward p = std::move(it->second);
+      forwards.erase(it);
+      p.timer->cancel();
+      p.done(Status::TimedOut("forward to node " + std::to_string(to),
+                              "connection lost before the answer"));
+    }
   }
 
   void ScheduleTick(std::chrono::milliseconds interval) {
@@ -298,7 +320,7 @@ void NodeRuntime::ForwardOnLoop(NodeId to, ShardId shard, std::vector<std::strin
     impl->forwards.erase(it);
     cb(Status::TimedOut("forward to node " + std::to_string(to), "no answer"));
   });
-  impl->forwards.emplace(id, Impl::PendingForward{std::move(done), std::move(timer)});
+  impl->forwards.emplace(id, Impl::PendingForward{to, std::move(done), std::move(timer)});
 }
 
 void NodeRuntime::RunAfter(std::chrono::milliseconds delay, std::function<void()> fn) {
