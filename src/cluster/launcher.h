@@ -21,11 +21,11 @@
 namespace dkv::cluster {
 
 // How nodes are started. kStandalone: each node is an independent
-// single-node distkv-server (no replication: distkv-server has no
-// --cluster-config/--node-id yet). kCluster: the node joins the cluster
-// described by the config file. The launcher uses kCurrentLaunchMode.
+// single-node distkv-server (no replication). kCluster: the node joins the
+// cluster described by the config file (src/runtime, docs/runtime.md). The
+// launcher uses kCurrentLaunchMode.
 enum class LaunchMode { kStandalone, kCluster };
-inline constexpr LaunchMode kCurrentLaunchMode = LaunchMode::kStandalone;
+inline constexpr LaunchMode kCurrentLaunchMode = LaunchMode::kCluster;
 const char* LaunchModeName(LaunchMode mode);
 
 struct LaunchOptions {

@@ -13,6 +13,9 @@
 #include "runtime/limits.h"
 #include "runtime/node_runtime.h"
 #include "runtime/shard_router.h"
+#ifdef DKV_RUNTIME_HAVE_ADMIN
+#include "server/admin_http.h"
+#endif
 
 namespace dkv::runtime {
 
@@ -96,6 +99,15 @@ Status RunClusterNode(const std::string& config_path, uint64_t node_id) {
   asio::io_context io;
   ClientListener listener(&io, &commands);
   DKV_RETURN_IF_ERROR(listener.Listen(plan.client_host, plan.client_port));
+#ifdef DKV_RUNTIME_HAVE_ADMIN
+  // /health and /metrics on the admin port, as the standalone server has
+  // (`distkv cluster status` asks /health). Metrics are a stub for now.
+  server::AdminHttp admin(io, [self = plan.self] {
+    return "# TYPE distkv_cluster_node_id gauge\ndistkv_cluster_node_id " + std::to_string(self) +
+           "\n";
+  });
+  if (plan.admin_port != 0) DKV_RETURN_IF_ERROR(admin.Start(plan.client_host, plan.admin_port));
+#endif
   runtime->Run([&router](NodeId from, ShardId shard, std::vector<std::string> args,
                          std::function<void(std::string)> respond) {
     router.ServeForward(from, shard, std::move(args), std::move(respond));
@@ -109,6 +121,9 @@ Status RunClusterNode(const std::string& config_path, uint64_t node_id) {
     if (ec) return;
     spdlog::info("signal {}: stopping", sig);
     listener.Shutdown();
+#ifdef DKV_RUNTIME_HAVE_ADMIN
+    admin.Stop();
+#endif
     io.stop();
   });
   io.run();
