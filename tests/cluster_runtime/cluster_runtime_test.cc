@@ -125,6 +125,35 @@ TEST(ClusterRuntimeTest, WritesThroughEveryNodeAreReadAlikeThroughEveryNode) {
   EXPECT_EQ(st->elements, kShards);  // 3 nodes, replication factor 3
 }
 
+TEST(ClusterRuntimeTest, NodesWithoutAReplicaForwardReadsAndWrites) {
+  // Four nodes, replication factor 3: every node lacks some shards, so its
+  // reads of them are forwarded too (not only writes).
+  ClusterHarness cluster(4, kShards);
+  WaitAllShardsWritable(cluster);
+  const auto ids = cluster.ids();
+  size_t hosted_everywhere = 0;
+  for (uint64_t id : ids) {
+    Client c = cluster.ClientFor(id);
+    testing::Reply st = c.Call({"DKV.STATUS"});
+    ASSERT_TRUE(st);
+    ASSERT_EQ(st->type, REDIS_REPLY_ARRAY);
+    hosted_everywhere += st->elements == kShards ? 1 : 0;
+  }
+  EXPECT_LT(hosted_everywhere, ids.size()) << "some node must lack a replica";
+  constexpr int kKeys = 40;
+  for (int i = 0; i < kKeys; i++) {
+    Client c = cluster.ClientFor(ids[i % ids.size()]);
+    ASSERT_EQ(c.Text({"SET", "f-" + std::to_string(i), std::to_string(i)}), "OK");
+  }
+  for (uint64_t id : ids) {
+    Client c = cluster.ClientFor(id);
+    for (int i = 0; i < kKeys; i++) {
+      EXPECT_EQ(c.Text({"GET", "f-" + std::to_string(i)}), std::to_string(i)) << "node " << id;
+    }
+    EXPECT_EQ(c.Text({"EXISTS", "f-1", "f-2", "f-3", "nope"}), "3");
+  }
+}
+
 TEST(ClusterRuntimeTest, PipelinedRepliesKeepOrderAndProtocolErrorClosesOnlyThatConnection) {
   ClusterHarness cluster(kNodes, kShards);
   WaitAllShardsWritable(cluster);
