@@ -40,6 +40,11 @@ inline constexpr size_t kMaxPendingForwards = 100000;
 // loop serves sockets and timers again (fairness under a flood of work).
 inline constexpr int kMaxReadyRoundsPerPass = 4;
 
+// Ticks after the first start during which a node campaigns for the shards
+// it is the preferred leader of, as soon as their voters are reachable
+// (peers starting a few seconds apart); after that elections run normally.
+inline constexpr uint64_t kPreferredCampaignTicks = 1000;
+
 // Commands of one client connection that may be in flight (parsed, reply not
 // yet written) before reading from it pauses: bounds the memory one deeply
 // pipelining client can pin in the raft loop.

@@ -31,6 +31,12 @@ struct NodeRuntime::Impl {
   std::unique_ptr<transport::AsioTransport> transport;
   std::unique_ptr<node::Node> node;
   ForwardServer forward_server;
+  // Shards founded at this start whose preferred leader (the placement's
+  // first replica) is this node: it campaigns for them once their voters are
+  // reachable, so leadership starts spread as the placement intends and the
+  // first election does not wait out a random timeout.
+  std::vector<std::pair<ShardId, std::vector<NodeId>>> preferred;
+  uint64_t ticks = 0;
   bool ready_posted = false;
   bool stopped = false;
   uint64_t next_token = 1;
@@ -83,8 +89,33 @@ struct NodeRuntime::Impl {
 
   void Tick() {
     node->Tick();
+    ticks++;
+    CampaignForPreferredShards();
     ScheduleReady();
     FailForwardsToLostPeers();
+  }
+
+  void CampaignForPreferredShards() {
+    if (preferred.empty()) return;
+    if (ticks > kPreferredCampaignTicks) {
+      preferred.clear();  // the elections run their normal course
+      return;
+    }
+    std::vector<std::pair<ShardId, std::vector<NodeId>>> waiting;
+    for (auto& [shard, voters] : preferred) {
+      if (node->LeaderOf(shard) != raft::kNoNode) continue;  // someone won already
+      bool all_reachable = true;
+      for (NodeId v : voters) {
+        if (v != node->id() && !transport->Reachable(v)) all_reachable = false;
+      }
+      if (!all_reachable) {
+        waiting.emplace_back(shard, std::move(voters));
+        continue;
+      }
+      Status s = node->Campaign(shard);
+      if (!s.ok()) spdlog::debug("campaign for shard {}: {}", shard, s.ToString());
+    }
+    preferred = std::move(waiting);
   }
 
   // A forward to a peer whose connection was lost will get no answer: fail it
@@ -201,7 +232,10 @@ Result<std::unique_ptr<NodeRuntime>> NodeRuntime::Open(NodeRuntimeOptions option
     if (impl->node->HasReplica(shard)) continue;
     std::vector<NodeId> voters(plan.hosted_shard_voters[i].begin(),
                                plan.hosted_shard_voters[i].end());
-    DKV_RETURN_IF_ERROR(impl->node->CreateReplica(shard, std::move(voters)));
+    DKV_RETURN_IF_ERROR(impl->node->CreateReplica(shard, voters));
+    if (voters.size() > 1 && voters.front() == plan.self) {
+      impl->preferred.emplace_back(shard, std::move(voters));
+    }
   }
 
   return rt;
