@@ -40,6 +40,14 @@ inline constexpr size_t kMaxPendingForwards = 100000;
 // loop serves sockets and timers again (fairness under a flood of work).
 inline constexpr int kMaxReadyRoundsPerPass = 4;
 
+// Writes of one shard proposed together (one Raft append and one MsgApp per
+// follower for all of them): group commit within a group. Well below raft's
+// kMaxEntriesPerMsg (4096) so one batch never fills a whole message.
+inline constexpr size_t kMaxProposalBatchCommands = 256;
+// Key and value bytes of one proposal batch: a batch stops growing past it,
+// far below Raft's uncommitted-bytes cap, so big values do not ride together.
+inline constexpr size_t kMaxProposalBatchBytes = 1u << 20;
+
 // Ticks after the first start during which a node campaigns for the shards
 // it is the preferred leader of, as soon as their voters are reachable
 // (peers starting a few seconds apart); after that elections run normally.

@@ -37,6 +37,10 @@ struct NodeRuntime::Impl {
   // first election does not wait out a random timeout.
   std::vector<std::pair<ShardId, std::vector<NodeId>>> preferred;
   uint64_t ticks = 0;
+  // Writes submitted since the last pass, per shard: proposed together with
+  // ProposeBatch (one append, one MsgApp per follower) at the start of the
+  // next pass. Their callbacks wait in `writes` under their tokens.
+  std::map<ShardId, std::vector<std::pair<node::ShardCommand, uint64_t>>> queued_writes;
   bool ready_posted = false;
   bool stopped = false;
   uint64_t next_token = 1;
@@ -55,7 +59,39 @@ struct NodeRuntime::Impl {
     });
   }
 
+  // Proposes the queued writes, each shard's in batches of bounded size.
+  void ProposeQueuedWrites() {
+    auto queued = std::move(queued_writes);
+    queued_writes.clear();
+    for (auto& [shard, cmds] : queued) {
+      size_t i = 0;
+      while (i < cmds.size()) {
+        std::vector<std::pair<node::ShardCommand, uint64_t>> batch;
+        std::vector<uint64_t> tokens;
+        size_t bytes = 0;
+        while (i < cmds.size() && batch.size() < kMaxProposalBatchCommands &&
+               (batch.empty() || bytes < kMaxProposalBatchBytes)) {
+          for (const node::WriteOp& op : cmds[i].first.ops)
+            bytes += op.key.size() + op.value.size();
+          tokens.push_back(cmds[i].second);
+          batch.push_back(std::move(cmds[i]));
+          i++;
+        }
+        Status s = node->ProposeBatch(shard, std::move(batch));
+        if (s.ok()) continue;
+        for (uint64_t token : tokens) {
+          auto w = writes.find(token);
+          DKV_ASSERT(w != writes.end());
+          WriteCallback cb = std::move(w->second);
+          writes.erase(w);
+          cb(s);
+        }
+      }
+    }
+  }
+
   void RunReady() {
+    ProposeQueuedWrites();
     for (int round = 0; round < kMaxReadyRoundsPerPass && node->HasReady(); round++) {
       Result<std::vector<node::Completion>> done = node->ProcessReady();
       if (!done.ok()) {
@@ -302,13 +338,15 @@ void NodeRuntime::Forward(NodeId to, ShardId shard, std::vector<std::string> arg
 
 void NodeRuntime::SubmitOnLoop(ShardId shard, node::ShardCommand command, WriteCallback done) {
   Impl* impl = impl_.get();
-  const uint64_t token = impl->next_token++;
-  Status s = impl->node->Propose(shard, std::move(command), token);
+  // A bad command fails alone now rather than its whole batch later.
+  Status s = command.Validate();
   if (!s.ok()) {
     asio::post(impl->io, [done = std::move(done), s] { done(s); });
     return;
   }
+  const uint64_t token = impl->next_token++;
   impl->writes.emplace(token, std::move(done));
+  impl->queued_writes[shard].emplace_back(std::move(command), token);
   impl->ScheduleReady();
 }
 

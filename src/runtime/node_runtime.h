@@ -96,6 +96,8 @@ class NodeRuntime {
 
   // --- Loop only. Each calls `done` exactly once, never before returning. ---
   // Proposes on this node's replica (which must be the leader; no waiting).
+  // Writes submitted in one loop pass go out together (ProposeBatch per
+  // shard) when the pass runs.
   void SubmitOnLoop(ShardId shard, node::ShardCommand command, WriteCallback done);
   // Reads through ReadIndex on this node's replica (leader or follower).
   void ReadOnLoop(ShardId shard, std::string key, ReadCallback done);
