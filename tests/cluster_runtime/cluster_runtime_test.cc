@@ -286,5 +286,43 @@ TEST(ClusterRuntimeTest, KilledLeaderIsReplacedAndNoAcknowledgedWriteIsLost) {
   EXPECT_EQ(other.Text({"GET", "after-restart"}), "yes");
 }
 
+TEST(ClusterRuntimeTest, ResumedOldLeaderNeverServesAStaleValue) {
+  ClusterHarness cluster(kNodes, kShards);
+  WaitAllShardsWritable(cluster);
+  const auto ids = cluster.ids();
+  uint64_t victim = 0;
+  for (int i = 0; i < 100 && victim == 0; i++) {
+    victim = LeaderOf(cluster, ids[0], 0);
+    if (victim == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_NE(victim, 0u);
+  const uint64_t via = victim == ids[0] ? ids[1] : ids[0];
+  auto map = cluster.config().InitialShardMap();
+  ASSERT_TRUE(map.ok());
+  const auto ring = map.value().BuildRing();
+  std::string key;
+  for (int i = 0; key.empty(); i++) {
+    if (ring.ShardFor("s-" + std::to_string(i)).value() == 0) key = "s-" + std::to_string(i);
+  }
+  Client old_side = cluster.ClientFor(victim);
+  ASSERT_EQ(old_side.Text({"SET", key, "old"}), "OK");
+
+  // Pause the leader; the others elect a new one and take a newer value.
+  cluster.Signal(victim, SIGSTOP);
+  Client writer = cluster.ClientFor(via);
+  ASSERT_EQ(RetryUntil(writer, {"SET", key, "new"}, "OK"), "OK");
+
+  // Resumed, the old leader may still believe it leads, but a read through it
+  // confirms its leadership first (ReadIndex): "old" must never come back.
+  cluster.Signal(victim, SIGCONT);
+  const auto deadline = Clock::now() + std::chrono::seconds(20);
+  std::string got;
+  do {
+    got = old_side.Text({"GET", key});
+    ASSERT_NE(got, "old") << "stale read through the resumed old leader";
+  } while (got != "new" && Clock::now() < deadline);
+  EXPECT_EQ(got, "new");
+}
+
 }  // namespace
 }  // namespace dkv::runtime
