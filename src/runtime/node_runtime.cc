@@ -18,6 +18,7 @@ namespace dkv::runtime {
 struct NodeRuntime::Impl {
   struct PendingForward {
     NodeId to = 0;
+    ShardId shard = 0;
     ForwardCallback done;
     std::unique_ptr<asio::steady_timer> timer;
   };
@@ -154,23 +155,33 @@ struct NodeRuntime::Impl {
     preferred = std::move(waiting);
   }
 
-  // A forward to a peer whose connection was lost will get no answer: fail it
-  // now (outcome unknown: it may have run) instead of after kForwardTimeout,
-  // so a client is not held for seconds after a kill -9 of the leader.
+  // A forward that will get no answer fails now (outcome unknown: it may
+  // have run) instead of after kForwardTimeout: its peer's connection was
+  // lost (kill -9), or our replica of the shard follows a newer leader than
+  // the one asked (the old one was paused or cut off). So a client is not
+  // held for seconds after its shard's leader went away.
   void FailForwardsToLostPeers() {
     if (forwards.empty()) return;
-    std::vector<std::pair<uint64_t, NodeId>> lost;
+    std::vector<std::pair<uint64_t, std::string>> lost;
     for (const auto& [id, f] : forwards) {
-      if (!transport->Reachable(f.to)) lost.emplace_back(id, f.to);
+      if (!transport->Reachable(f.to)) {
+        lost.emplace_back(id, "connection lost before the answer");
+        continue;
+      }
+      if (node->HasReplica(f.shard)) {
+        const NodeId leader = node->LeaderOf(f.shard);
+        if (leader != raft::kNoNode && leader != f.to) {
+          lost.emplace_back(id, "node " + std::to_string(leader) + " leads the shard now");
+        }
+      }
     }
-    for (const auto& [id, to] : lost) {
+    for (auto& [id, why] : lost) {
       auto it = forwards.find(id);
       if (it == forwards.end()) continue;
       PendingForward p = std::move(it->second);
       forwards.erase(it);
       p.timer->cancel();
-      p.done(Status::TimedOut("forward to node " + std::to_string(to),
-                              "connection lost before the answer"));
+      p.done(Status::TimedOut("forward to node " + std::to_string(p.to), why));
     }
   }
 
@@ -392,7 +403,7 @@ void NodeRuntime::ForwardOnLoop(NodeId to, ShardId shard, std::vector<std::strin
     impl->forwards.erase(it);
     cb(Status::TimedOut("forward to node " + std::to_string(to), "no answer"));
   });
-  impl->forwards.emplace(id, Impl::PendingForward{to, std::move(done), std::move(timer)});
+  impl->forwards.emplace(id, Impl::PendingForward{to, shard, std::move(done), std::move(timer)});
 }
 
 void NodeRuntime::RunAfter(std::chrono::milliseconds delay, std::function<void()> fn) {
