@@ -30,9 +30,18 @@ using dkv::cluster::LaunchMode;
 // Time one node gets to answer PING/INFO/health during `status`.
 constexpr int kStatusProbeTimeoutMs = 1000;
 
-constexpr const char* kStandaloneNote =
-    "standalone mode: replication not wired yet -- each node is an independent single-node\n"
-    "distkv-server; keys are NOT replicated or sharded across nodes.";
+constexpr bool kReplicated = dkv::cluster::kCurrentLaunchMode == LaunchMode::kCluster;
+
+// What the nodes are, said plainly: never claim replication that is not there.
+const char* ModeNote() {
+  if (kReplicated) {
+    return "cluster mode: every shard is a Raft group of replication-factor replicas; any node\n"
+           "serves any key (see docs/runtime.md for the commands supported).\n"
+           "Per-shard roles, leaders, terms and applied indexes: redis-cli -p <port> DKV.STATUS";
+  }
+  return "standalone mode: replication not wired yet -- each node is an independent single-node\n"
+         "distkv-server; keys are NOT replicated or sharded across nodes.";
+}
 
 std::string SelfExe() {
   char buf[PATH_MAX];
@@ -130,7 +139,7 @@ int ClusterUp(const UpArgs& a) {
     }
     return Fail(failure);
   }
-  std::cout << "\n" << kStandaloneNote << "\n\n";
+  std::cout << "\n" << ModeNote() << "\n\n";
   for (const auto& node : config.nodes) {
     std::string host;
     int port = 0;
@@ -177,7 +186,8 @@ int ClusterStatus(const std::string& dir, const std::string& config_flag, bool j
     std::ostringstream out;
     out << "{\"cluster_id\":" << JsonString(config->cluster_id) << ",\"mode\":\""
         << dkv::cluster::LaunchModeName(dkv::cluster::kCurrentLaunchMode)
-        << "\",\"replicated\":false,\"nodes_up\":" << up << ",\"nodes\":[";
+        << "\",\"replicated\":" << (kReplicated ? "true" : "false") << ",\"nodes_up\":" << up
+        << ",\"nodes\":[";
     for (size_t i = 0; i < nodes.size(); i++) {
       const auto& n = nodes[i];
       out << (i ? "," : "") << "{\"id\":" << n.id << ",\"addr\":" << JsonString(n.client_addr)
@@ -192,7 +202,7 @@ int ClusterStatus(const std::string& dir, const std::string& config_flag, bool j
   } else {
     std::cout << "cluster " << config->cluster_id << ": " << up << "/" << nodes.size()
               << " nodes up\n"
-              << kStandaloneNote << "\n\n";
+              << ModeNote() << "\n\n";
     std::printf("%-6s %-22s %-8s %-6s %-8s %-8s %-7s %s\n", "node", "address", "pid", "state",
                 "uptime_s", "keys", "health", "role");
     for (const auto& n : nodes) {
@@ -206,8 +216,10 @@ int ClusterStatus(const std::string& dir, const std::string& config_flag, bool j
     }
     std::cout << "\nshards: " << config->shards << ", replication factor "
               << config->replication_factor
-              << " -- planned placement (not active in standalone mode; leaders, terms and\n"
-                 "applied indexes come from the cluster node once it exists):\n";
+              << (kReplicated
+                      ? " -- initial placement (current leaders, terms and applied indexes:\n"
+                        "DKV.STATUS on each node):\n"
+                      : " -- planned placement (not active in standalone mode):\n");
     for (size_t s = 0; s < placement.size(); s++) {
       std::cout << "  shard " << s << ": nodes";
       for (auto id : placement[s]) std::cout << " " << id;

@@ -1,8 +1,7 @@
 // Black-box tests of `distkv cluster up|status|down` (issue #5): they run the
 // real distkv tool, which starts real distkv-server processes on free
 // loopback ports in a temp dir, and check that nothing is left running.
-// Until replication is wired, nodes are standalone servers, and the tool must
-// say so.
+// The nodes run in cluster mode (replicated shards), and the tool says so.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -81,7 +80,7 @@ class ClusterProcessTest : public ::testing::Test {
 TEST_F(ClusterProcessTest, UpStatusDownLeavesNoProcess) {
   RunResult up = Distkv(UpArgs(3));
   ASSERT_EQ(up.exit_code, 0) << up.output;
-  EXPECT_TRUE(Contains(up.output, "standalone mode: replication not wired yet")) << up.output;
+  EXPECT_TRUE(Contains(up.output, "cluster mode: every shard is a Raft group")) << up.output;
   EXPECT_TRUE(Contains(up.output, "redis-cli -h 127.0.0.1 -p ")) << up.output;
 
   auto config = LoadClusterConfig(dir_ + "/cluster.toml");
@@ -115,7 +114,7 @@ TEST_F(ClusterProcessTest, UpStatusDownLeavesNoProcess) {
   RunResult status = Distkv("cluster status --dir " + dir_);
   EXPECT_EQ(status.exit_code, 0) << status.output;
   EXPECT_TRUE(Contains(status.output, "3/3 nodes up")) << status.output;
-  EXPECT_TRUE(Contains(status.output, "standalone mode: replication not wired yet"))
+  EXPECT_TRUE(Contains(status.output, "cluster mode: every shard is a Raft group"))
       << status.output;
   for (const auto& n : config->nodes) EXPECT_TRUE(Contains(status.output, n.client_addr));
 
@@ -132,7 +131,7 @@ TEST_F(ClusterProcessTest, UpStatusDownLeavesNoProcess) {
   RunResult json = Distkv("cluster status --json --dir " + dir_);
   EXPECT_EQ(json.exit_code, 0) << json.output;
   EXPECT_TRUE(Contains(json.output, "\"nodes_up\":3")) << json.output;
-  EXPECT_TRUE(Contains(json.output, "\"replicated\":false")) << json.output;
+  EXPECT_TRUE(Contains(json.output, "\"replicated\":true")) << json.output;
   EXPECT_TRUE(Contains(json.output, "\"health_http\":200")) << json.output;
 
   // A second `up` finds the nodes running and starts nothing new.
