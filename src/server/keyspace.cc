@@ -143,7 +143,7 @@ Status Keyspace::DeleteExpired(const std::string& key) {
   return Status::OK();
 }
 
-Result<std::optional<StoredValue>> Keyspace::Lookup(std::string_view key) {
+Result<std::optional<Keyspace::ValueView>> Keyspace::LookupView(std::string_view key) {
   const uint64_t h = Hash64(key);
   // The cache first (it holds only stored keys); inside a batch the held
   // writes (overlay) come first, so skip it there.
@@ -152,37 +152,43 @@ Result<std::optional<StoredValue>> Keyspace::Lookup(std::string_view key) {
       if (c->expire_at_ms != 0 && c->expire_at_ms <= NowMs()) {
         DKV_RETURN_IF_ERROR(DeleteExpired(std::string(key)));
         misses_++;
-        return std::optional<StoredValue>();
+        return std::optional<ValueView>();
       }
       hits_++;
-      std::optional<StoredValue> v(std::in_place);
-      v->type = c->type;
-      v->expire_at_ms = c->expire_at_ms;
-      v->payload.assign(c->payload);
-      return v;
+      return std::optional<ValueView>(ValueView{c->type, c->expire_at_ms, c->payload});
     }
   }
   if (!key_hashes_.Contains(h)) {
     misses_++;  // no stored key has this hash: absent without an engine read
-    return std::optional<StoredValue>();
+    return std::optional<ValueView>();
   }
   std::string raw;
   Status s = EngineGet(EngineKey(key), &raw);
   if (s.IsNotFound()) {
     misses_++;
-    return std::optional<StoredValue>();
+    return std::optional<ValueView>();
   }
   DKV_RETURN_IF_ERROR(s);
-  StoredValue v;
-  DKV_RETURN_IF_ERROR(DecodeStoredValue(raw, &v).WithContext("key"));
-  if (v.expire_at_ms != 0 && v.expire_at_ms <= NowMs()) {
+  DKV_RETURN_IF_ERROR(DecodeStoredValue(raw, &scratch_).WithContext("key"));
+  if (scratch_.expire_at_ms != 0 && scratch_.expire_at_ms <= NowMs()) {
     DKV_RETURN_IF_ERROR(DeleteExpired(std::string(key)));
     misses_++;
-    return std::optional<StoredValue>();
+    return std::optional<ValueView>();
   }
   hits_++;
-  if (batch_depth_ == 0) cache_.Insert(h, key, v);
-  return std::optional<StoredValue>(std::move(v));
+  if (batch_depth_ == 0) cache_.Insert(h, key, scratch_);
+  return std::optional<ValueView>(
+      ValueView{scratch_.type, scratch_.expire_at_ms, scratch_.payload});
+}
+
+Result<std::optional<StoredValue>> Keyspace::Lookup(std::string_view key) {
+  DKV_ASSIGN_OR_RETURN(std::optional<ValueView> view, LookupView(key));
+  if (!view) return std::optional<StoredValue>();
+  std::optional<StoredValue> v(std::in_place);
+  v->type = view->type;
+  v->expire_at_ms = view->expire_at_ms;
+  v->payload.assign(view->payload);
+  return v;
 }
 
 Status Keyspace::Set(std::string_view key, const StoredValue& value) {
@@ -192,7 +198,7 @@ Status Keyspace::Set(std::string_view key, const StoredValue& value) {
   DKV_RETURN_IF_ERROR(EngineApply(std::move(w)));
   const uint64_t h = Hash64(key);
   key_hashes_.Insert(h);
-  cache_.UpdateIfPresent(h, key, value);
+  cache_.Insert(h, key, value);  // write-through: the next GET is a hit
   IndexExpiry(key, value.expire_at_ms);
   Changed(key);
   return Status::OK();
@@ -211,7 +217,7 @@ Status Keyspace::SetMany(const std::vector<std::pair<std::string, StoredValue>>&
   for (const auto& [k, v] : kvs) {
     const uint64_t h = Hash64(k);
     key_hashes_.Insert(h);
-    cache_.UpdateIfPresent(h, k, v);
+    cache_.Insert(h, k, v);
     IndexExpiry(k, v.expire_at_ms);
     Changed(k);
   }

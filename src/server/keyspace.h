@@ -7,9 +7,10 @@
 // (docs/formats/keyspace.md; frozen), so expiry survives a restart. Expired
 // keys vanish lazily when touched and actively in bounded cycles, driven by
 // an in-memory index of keys with a TTL (rebuilt from the engine at Open).
-// A set of key hashes (KeyHashSet) counts keys without reading the engine on
-// each write and answers lookups of absent keys without an engine read.
-// Used by the event-loop thread only; not thread-safe (the engine below is).
+// A value cache (ValueCache, written through by every write) serves reads
+// from memory within its budget. A set of key hashes (KeyHashSet) counts keys without reading the
+// engine on each write and answers lookups of absent keys without an engine read. Used by the
+// event-loop thread only; not thread-safe (the engine below is).
 #pragma once
 
 #include <cstdint>
@@ -48,6 +49,14 @@ class Keyspace {
   // The live value of `key`, or nullopt if absent or expired (an expired
   // key is deleted on the way, as Redis's lazy expiry does).
   Result<std::optional<StoredValue>> Lookup(std::string_view key);
+  // The same without copying the payload (GET's path): the view is valid
+  // until the next call on this Keyspace.
+  struct ValueView {
+    ValueType type;
+    int64_t expire_at_ms;
+    std::string_view payload;
+  };
+  Result<std::optional<ValueView>> LookupView(std::string_view key);
   // Stores the value (replacing any old one; its expiry is the new one's).
   Status Set(std::string_view key, const StoredValue& value);
   // Deletes the key if live; *existed says whether it was.
@@ -89,6 +98,7 @@ class Keyspace {
   int64_t expired_keys() const { return expired_keys_; }
   int64_t hits() const { return hits_; }
   int64_t misses() const { return misses_; }
+  size_t cached_values() const { return cache_.size(); }
   KvEngine* engine() { return engine_; }
 
   // SCAN cursors: Redis's cursors are integers, ours are resume keys, so a
@@ -111,6 +121,7 @@ class Keyspace {
   std::unordered_map<std::string, int64_t> expires_;   // key -> expire_at_ms
   std::set<std::pair<int64_t, std::string>> by_time_;  // (expire_at_ms, key)
   ValueCache cache_;       // decoded values by user key; coherent with the engine
+  StoredValue scratch_;    // LookupView's value when it is not cached
   KeyHashSet key_hashes_;  // Hash64 of every stored user key
   int64_t dirty_ = 0;
   int64_t expired_keys_ = 0;

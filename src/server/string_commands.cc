@@ -107,9 +107,12 @@ void IncrDecr(CommandContext& ctx, int64_t delta) {
 }  // namespace
 
 void Get(CommandContext& ctx) {
-  std::optional<StoredValue> v;
-  if (!LookupString(ctx, ctx.arg(1), &v)) return;
+  // The hot read: the reply is built from the cached bytes, no copy.
+  Result<std::optional<Keyspace::ValueView>> r = ctx.keyspace->LookupView(ctx.arg(1));
+  if (!r.ok()) return ctx.ReplyStatus(r.status());
+  const std::optional<Keyspace::ValueView>& v = r.value();
   if (!v) return ctx.reply->Null();
+  if (v->type != ValueType::kString) return ctx.reply->Error(kErrWrongType);
   ctx.reply->Bulk(v->payload);
 }
 

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
+#include "common/random.h"
+
 #include "server/test_harness.h"
 
 namespace dkv::server {
@@ -55,6 +59,62 @@ TEST(ValueCacheTest, ZeroBudgetCachesNothing) {
   ValueCache cache(0);
   cache.Insert(1, "k", Val("v"));
   EXPECT_FALSE(cache.Find(1, "k"));
+}
+
+// The flat table against a model: inserts, updates, erases and finds with
+// hashes crowded into few home slots (long probe runs, wrap-around), so the
+// backward-shift erase and the growth are exercised.
+TEST(ValueCacheTest, MatchesAMapModelUnderRandomOperations) {
+  const uint64_t seed = 20261124;
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  Rng rng(seed);
+  ValueCache cache(1 << 30);
+  std::map<uint64_t, std::pair<std::string, std::string>> model;  // hash -> key, payload
+  for (int step = 0; step < 20000; step++) {
+    // Hashes in a small range, some far apart, so runs collide and wrap.
+    const uint64_t h = rng.Uniform(300) * ((step & 1) ? 1 : 1024);
+    const std::string key = "k" + std::to_string(h);
+    switch (rng.Uniform(4)) {
+      case 0:
+      case 1: {
+        const std::string payload(rng.Uniform(40), static_cast<char>('a' + step % 26));
+        cache.Insert(h, key, Val(payload, step));
+        model[h] = {key, payload};
+        break;
+      }
+      case 2:
+        cache.Erase(h, key);
+        model.erase(h);
+        break;
+      default:
+        break;
+    }
+    auto it = model.find(h);
+    std::optional<ValueCache::View> v = cache.Find(h, key);
+    ASSERT_EQ(v.has_value(), it != model.end()) << "step " << step;
+    if (v) {
+      ASSERT_EQ(v->payload, it->second.second) << "step " << step;
+    }
+    ASSERT_EQ(cache.size(), model.size()) << "step " << step;
+  }
+  for (const auto& [h, kv] : model) {
+    ASSERT_TRUE(cache.Find(h, kv.first)) << h;
+    EXPECT_EQ(cache.Find(h, kv.first)->payload, kv.second);
+  }
+  cache.Clear();
+  EXPECT_EQ(cache.size(), 0u);
+  EXPECT_EQ(cache.bytes(), 0u);
+}
+
+// Writes go through to the cache, so a key just written is served from it.
+TEST(ValueCacheTest, KeyspaceWritesThroughToTheCache) {
+  Harness h;
+  EXPECT_EQ(h.Run({"set", "k", "v"}), "+OK\r\n");
+  EXPECT_EQ(h.Run({"mset", "a", "1", "b", "2"}), "+OK\r\n");
+  EXPECT_EQ(h.keyspace.cached_values(), 3u);  // before any read
+  EXPECT_EQ(h.Run({"get", "k"}), "$1\r\nv\r\n");
+  EXPECT_EQ(h.Run({"del", "k"}), ":1\r\n");
+  EXPECT_EQ(h.keyspace.cached_values(), 2u);
 }
 
 // Through the commands: a cached value never outlives a write, delete,
