@@ -1,7 +1,6 @@
 #include "server/command_table.h"
 
 #include <algorithm>
-#include <unordered_map>
 
 #include "common/assert.h"
 #include "server/commands.h"
@@ -155,16 +154,44 @@ const std::vector<CommandSpec> kCommands = {
      "Forgets about watched keys of a transaction.", "2.2.0", "transactions"},
 };
 
-const std::unordered_map<std::string, const CommandSpec*>& Index() {
+// The command index: every lookup is by a name the client sent, in any case,
+// so it hashes the name folded to lower case as it reads it (no lowered
+// copy) into a flat table probed linearly, and compares case-insensitively.
+constexpr size_t kIndexSlots = 512;  // a power of two, over 4x the commands
+
+inline char FoldCase(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+
+// FNV-1a over the lower-cased bytes.
+inline uint32_t NameHash(std::string_view name) {
+  uint32_t h = 2166136261u;
+  for (char c : name) h = (h ^ static_cast<uint8_t>(FoldCase(c))) * 16777619u;
+  return h;
+}
+
+// REQUIRES: spec_name is lower case.
+inline bool NameIs(std::string_view spec_name, std::string_view name) {
+  if (spec_name.size() != name.size()) return false;
+  for (size_t i = 0; i < name.size(); i++) {
+    if (FoldCase(name[i]) != spec_name[i]) return false;
+  }
+  return true;
+}
+
+const std::vector<const CommandSpec*>& Index() {
   static const auto* index = [] {
-    auto* m = new std::unordered_map<std::string, const CommandSpec*>();
+    DKV_ASSERT(kCommands.size() * 2 < kIndexSlots);  // probes stay short
+    auto* t = new std::vector<const CommandSpec*>(kIndexSlots, nullptr);
     for (const CommandSpec& c : kCommands) {
       DKV_ASSERT(c.arity != 0);
       DKV_ASSERT(ToLower(c.name) == c.name);
-      bool inserted = m->emplace(c.name, &c).second;
-      DKV_ASSERT(inserted);
+      size_t i = NameHash(c.name) & (kIndexSlots - 1);
+      while ((*t)[i] != nullptr) {
+        DKV_ASSERT(std::string_view((*t)[i]->name) != c.name);  // no duplicates
+        i = (i + 1) & (kIndexSlots - 1);
+      }
+      (*t)[i] = &c;
     }
-    return m;
+    return t;
   }();
   return *index;
 }
@@ -175,8 +202,12 @@ const std::vector<CommandSpec>& AllCommands() { return kCommands; }
 
 const CommandSpec* FindCommand(std::string_view name) {
   if (name.size() > 32) return nullptr;
-  auto it = Index().find(ToLower(name));
-  return it == Index().end() ? nullptr : it->second;
+  const std::vector<const CommandSpec*>& index = Index();
+  for (size_t i = NameHash(name) & (kIndexSlots - 1); index[i] != nullptr;
+       i = (i + 1) & (kIndexSlots - 1)) {
+    if (NameIs(index[i]->name, name)) return index[i];
+  }
+  return nullptr;
 }
 
 std::string UnknownCommandError(const std::vector<std::string>& argv) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
+
 #include "server/test_harness.h"
 
 namespace dkv::server {
@@ -11,6 +13,18 @@ TEST(CommandTableTest, LookupIsCaseInsensitive) {
   ASSERT_NE(FindCommand("GeT"), nullptr);
   EXPECT_STREQ(FindCommand("GET")->name, "get");
   EXPECT_EQ(FindCommand("nosuch"), nullptr);
+  EXPECT_EQ(FindCommand(""), nullptr);
+  EXPECT_EQ(FindCommand("ge"), nullptr);
+  EXPECT_EQ(FindCommand("gett"), nullptr);
+}
+
+TEST(CommandTableTest, EveryCommandIsFoundByItsNameInAnyCase) {
+  for (const CommandSpec& c : AllCommands()) {
+    std::string upper = c.name;
+    for (char& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    EXPECT_EQ(FindCommand(c.name), &c) << c.name;
+    EXPECT_EQ(FindCommand(upper), &c) << upper;
+  }
 }
 
 TEST(CommandTableTest, EveryRowIsWellFormed) {

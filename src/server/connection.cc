@@ -131,7 +131,13 @@ bool Connection::Process() {
   if (draining_) return false;
   std::vector<std::string>& argv = argv_;
   std::string error;
-  std::string batch;  // replies of this round
+  // Replies are built in place, in the buffer they would go to if nothing
+  // were held (no per-round buffer to grow and copy): behind held replies,
+  // held_; otherwise out_, from which they move to held_ if this round's
+  // writes turn out to need a commit.
+  const bool behind_held = !held_.empty();
+  std::string* batch = behind_held ? &held_ : &out_;
+  const size_t batch_start = batch->size();
   bool wrote = false;
   // Bound the work of one round so a huge pipeline cannot starve others.
   bool more = false;
@@ -143,7 +149,7 @@ bool Connection::Process() {
     parser_.set_unauthenticated(!state_.authenticated);
     RespParser::Result r = parser_.Next(&argv, &error);
     if (r == RespParser::Result::kNeedMore) break;
-    ReplyBuilder reply(&batch, state_.protocol);
+    ReplyBuilder reply(batch, state_.protocol);
     if (r == RespParser::Result::kError) {
       reply.Error("ERR " + error);
       spdlog::info("protocol error from client id={} addr={}: {}", state_.id, state_.addr, error);
@@ -160,14 +166,16 @@ bool Connection::Process() {
   if (state_.close_after_reply) input_closed_ = true;
   // One submission per round: the round's writes share one commit.
   uint64_t ticket = wrote ? server_->SubmitWrites() : 0;
-  if (batch.empty()) return more;
-  if (ticket > server_->committed_ticket() || !held_.empty()) {
+  if (batch->size() == batch_start) return more;
+  if (behind_held) {
     // Order: anything after a held reply waits with it.
-    held_.append(batch);
     held_ticket_ = std::max(held_ticket_, ticket);
     server_->WaitForCommit(shared_from_this());
-  } else {
-    out_.append(batch);
+  } else if (ticket > server_->committed_ticket()) {
+    held_.append(out_, batch_start, std::string::npos);
+    out_.resize(batch_start);
+    held_ticket_ = std::max(held_ticket_, ticket);
+    server_->WaitForCommit(shared_from_this());
   }
   return more;
 }
