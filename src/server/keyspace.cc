@@ -7,13 +7,17 @@
 
 namespace dkv::server {
 
-std::string EncodeStoredValue(const StoredValue& v) {
+std::string EncodeStoredValue(ValueType type, int64_t expire_at_ms, std::string_view payload) {
   std::string out;
-  out.reserve(kValueHeaderSize + v.payload.size());
-  out.push_back(static_cast<char>(v.type));
-  PutFixed64(&out, static_cast<uint64_t>(v.expire_at_ms));
-  out.append(v.payload);
+  out.reserve(kValueHeaderSize + payload.size());
+  out.push_back(static_cast<char>(type));
+  PutFixed64(&out, static_cast<uint64_t>(expire_at_ms));
+  out.append(payload);
   return out;
+}
+
+std::string EncodeStoredValue(const StoredValue& v) {
+  return EncodeStoredValue(v.type, v.expire_at_ms, v.payload);
 }
 
 Status DecodeStoredValue(std::string_view bytes, StoredValue* v) {
@@ -192,14 +196,27 @@ Result<std::optional<StoredValue>> Keyspace::Lookup(std::string_view key) {
 }
 
 Status Keyspace::Set(std::string_view key, const StoredValue& value) {
-  std::vector<KvWrite> w(1);
+  return SetParts(key, value.type, value.expire_at_ms, value.payload);
+}
+
+Status Keyspace::SetString(std::string_view key, std::string_view payload, int64_t expire_at_ms) {
+  return SetParts(key, ValueType::kString, expire_at_ms, payload);
+}
+
+Status Keyspace::SetParts(std::string_view key, ValueType type, int64_t expire_at_ms,
+                          std::string_view payload) {
+  // One reused vector: its buffer survives the move into the engine unless
+  // the engine takes the vector itself (then this allocates again).
+  std::vector<KvWrite>& w = one_write_;
+  w.clear();
+  w.resize(1);
   w[0].key = EngineKey(key);
-  w[0].value = EncodeStoredValue(value);
+  w[0].value = EncodeStoredValue(type, expire_at_ms, payload);
   DKV_RETURN_IF_ERROR(EngineApply(std::move(w)));
   const uint64_t h = Hash64(key);
   key_hashes_.Insert(h);
-  cache_.Insert(h, key, value);  // write-through: the next GET is a hit
-  IndexExpiry(key, value.expire_at_ms);
+  cache_.Insert(h, key, type, expire_at_ms, payload);  // write-through: the next GET is a hit
+  IndexExpiry(key, expire_at_ms);
   Changed(key);
   return Status::OK();
 }

@@ -59,6 +59,8 @@ class Keyspace {
   Result<std::optional<ValueView>> LookupView(std::string_view key);
   // Stores the value (replacing any old one; its expiry is the new one's).
   Status Set(std::string_view key, const StoredValue& value);
+  // The same for a string value, without building a StoredValue (SET's path).
+  Status SetString(std::string_view key, std::string_view payload, int64_t expire_at_ms);
   // Deletes the key if live; *existed says whether it was.
   Status Delete(std::string_view key, bool* existed);
   // Sets several keys in one atomic engine write (MSET).
@@ -115,14 +117,17 @@ class Keyspace {
   Status EngineGet(const std::string& engine_key, std::string* value);
   Status EngineApply(std::vector<KvWrite>&& writes);
   Status FlushBatch();
+  Status SetParts(std::string_view key, ValueType type, int64_t expire_at_ms,
+                  std::string_view payload);
 
   KvEngine* engine_;
   Clock* clock_;
   std::unordered_map<std::string, int64_t> expires_;   // key -> expire_at_ms
   std::set<std::pair<int64_t, std::string>> by_time_;  // (expire_at_ms, key)
-  ValueCache cache_;       // decoded values by user key; coherent with the engine
-  StoredValue scratch_;    // LookupView's value when it is not cached
-  KeyHashSet key_hashes_;  // Hash64 of every stored user key
+  ValueCache cache_;                // decoded values by user key; coherent with the engine
+  StoredValue scratch_;             // LookupView's value when it is not cached
+  std::vector<KvWrite> one_write_;  // SetParts' write, reused
+  KeyHashSet key_hashes_;           // Hash64 of every stored user key
   int64_t dirty_ = 0;
   int64_t expired_keys_ = 0;
   int64_t hits_ = 0;

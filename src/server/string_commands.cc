@@ -73,10 +73,9 @@ void SetGeneric(CommandContext& ctx, std::string_view key, std::string_view valu
   }
   bool blocked = ((flags & kSetNx) && old) || ((flags & kSetXx) && !old);
   if (!blocked) {
-    StoredValue v;
-    v.payload.assign(value);
-    v.expire_at_ms = (flags & kSetKeepTtl) && old ? old->expire_at_ms : expire_at_ms;
-    if (!Store(ctx, key, v)) return;
+    const int64_t at = (flags & kSetKeepTtl) && old ? old->expire_at_ms : expire_at_ms;
+    Status s = ctx.keyspace->SetString(key, value, at);  // no StoredValue copy of the value
+    if (!s.ok()) return ctx.ReplyStatus(s);
   }
   if (flags & kSetGet) {
     if (old) return ctx.reply->Bulk(old->payload);

@@ -55,8 +55,13 @@ class ValueCache {
   }
   // Caches `value` for `key`, replacing any entry with the same hash.
   void Insert(uint64_t h, std::string_view key, const StoredValue& value) {
+    Insert(h, key, value.type, value.expire_at_ms, value.payload);
+  }
+  // The same from the parts of a value.
+  void Insert(uint64_t h, std::string_view key, ValueType type, int64_t expire_at_ms,
+              std::string_view payload) {
     if (capacity_bytes_ == 0) return;
-    const size_t need = key.size() + value.payload.size();
+    const size_t need = key.size() + payload.size();
     size_t i = FindSlot(h);
     if (i == kNone) {
       if ((size_ + 1) * kMaxLoadDen > slots_.size() * kMaxLoadNum) Grow();
@@ -71,7 +76,7 @@ class ValueCache {
     } else {
       bytes_ -= Charge(slots_[i].entry);
     }
-    Fill(slots_[i].entry, key, value);
+    Fill(slots_[i].entry, key, type, expire_at_ms, payload);
     bytes_ += Charge(slots_[i].entry);
     Evict(h);
   }
@@ -143,15 +148,16 @@ class ValueCache {
     e->~Entry();
     ::operator delete(static_cast<void*>(e));
   }
-  // REQUIRES: e->capacity >= key.size() + value.payload.size().
-  static void Fill(Entry* e, std::string_view key, const StoredValue& value) {
-    DKV_DASSERT(e->capacity >= key.size() + value.payload.size());
+  // REQUIRES: e->capacity >= key.size() + payload.size().
+  static void Fill(Entry* e, std::string_view key, ValueType type, int64_t expire_at_ms,
+                   std::string_view payload) {
+    DKV_DASSERT(e->capacity >= key.size() + payload.size());
     std::memcpy(e->data(), key.data(), key.size());
-    std::memcpy(e->data() + key.size(), value.payload.data(), value.payload.size());
+    if (!payload.empty()) std::memcpy(e->data() + key.size(), payload.data(), payload.size());
     e->key_len = static_cast<uint32_t>(key.size());
-    e->value_len = static_cast<uint32_t>(value.payload.size());
-    e->expire_at_ms = value.expire_at_ms;
-    e->type = value.type;
+    e->value_len = static_cast<uint32_t>(payload.size());
+    e->expire_at_ms = expire_at_ms;
+    e->type = type;
   }
   size_t FindSlot(uint64_t h) const {
     for (size_t i = h & mask();; i = (i + 1) & mask()) {
