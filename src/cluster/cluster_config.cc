@@ -105,6 +105,9 @@ Status SplitHostPort(std::string_view addr, std::string* host, int* port) {
 Status ClusterConfig::Validate() const {
   if (cluster_id.empty()) return Bad("cluster_id", "must not be empty");
   if (data_dir.empty()) return Bad("data_dir", "must not be empty");
+  if (cluster_state != "new" && cluster_state != "existing") {
+    return Bad("cluster_state", "must be \"new\" or \"existing\", not \"" + cluster_state + "\"");
+  }
   if (nodes.empty()) return Bad("nodes", "at least one [[nodes]] entry is required");
   if (nodes.size() > kMaxNodes) {
     return Bad("nodes", std::to_string(nodes.size()) + " nodes, more than kMaxNodes " +
@@ -238,6 +241,7 @@ std::string ClusterConfig::ToToml() const {
   out << "# DistKV cluster description (docs/cluster.md).\n";
   out << "cluster_id = " << Quote(cluster_id) << "\n";
   out << "data_dir = " << Quote(data_dir) << "\n";
+  out << "cluster_state = " << Quote(cluster_state) << "\n";
   out << "shards = " << shards << "\n";
   out << "replication_factor = " << replication_factor << "\n";
   out << "vnodes_per_shard = " << vnodes_per_shard << "\n";
@@ -268,12 +272,13 @@ Result<ClusterConfig> ParseClusterConfig(std::string_view toml_text, std::string
   }
   ClusterConfig c;
   Status s = [&]() -> Status {
-    DKV_RETURN_IF_ERROR(
-        RejectUnknownKeys(t, "",
-                          {"cluster_id", "data_dir", "shards", "replication_factor",
-                           "vnodes_per_shard", "max_clock_offset_ms", "raft", "nodes"}));
+    DKV_RETURN_IF_ERROR(RejectUnknownKeys(
+        t, "",
+        {"cluster_id", "data_dir", "cluster_state", "shards", "replication_factor",
+         "vnodes_per_shard", "max_clock_offset_ms", "raft", "nodes"}));
     DKV_RETURN_IF_ERROR(ReadString(t, "cluster_id", "cluster_id", &c.cluster_id));
     DKV_RETURN_IF_ERROR(ReadString(t, "data_dir", "data_dir", &c.data_dir));
+    DKV_RETURN_IF_ERROR(ReadString(t, "cluster_state", "cluster_state", &c.cluster_state));
     DKV_RETURN_IF_ERROR(ReadUint(t, "shards", "shards", UINT32_MAX, &c.shards));
     DKV_RETURN_IF_ERROR(
         ReadUint(t, "replication_factor", "replication_factor", UINT32_MAX, &c.replication_factor));

@@ -45,6 +45,13 @@ struct ClusterConfig {
   // An HLC timestamp from a peer further ahead of our clock than this is
   // refused with a logged error (issue #5).
   uint32_t max_clock_offset_ms = kDefaultMaxClockOffsetMs;
+  // "new": a node whose data dir was never founded founds the groups of the
+  // initial placement. "existing": the cluster was founded; a node whose
+  // data dir lost its founding marker refuses to start unless it is started
+  // with --join (then it founds nothing and gets replicas by add-replica).
+  // `distkv cluster up` switches a new cluster to "existing" once every node
+  // served (docs/runtime.md, "Replacing a node's disk").
+  std::string cluster_state = "new";
 
   friend bool operator==(const ClusterConfig&, const ClusterConfig&) = default;
 
@@ -52,6 +59,7 @@ struct ClusterConfig {
   // "cluster config: nodes[2].id: duplicate id 3".
   Status Validate() const;
 
+  bool IsExisting() const { return cluster_state == "existing"; }
   // nullptr if no node has this id.
   const NodeConfig* FindNode(NodeId id) const;
   // "<data_dir>/node-<id>".

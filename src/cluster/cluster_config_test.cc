@@ -104,9 +104,23 @@ peer_addr = "127.0.0.1:7101"
   EXPECT_EQ(c->heartbeat_interval_ms, kDefaultHeartbeatIntervalMs);
   EXPECT_EQ(c->max_clock_offset_ms, kDefaultMaxClockOffsetMs);
   EXPECT_EQ(c->cluster_id, "distkv");
+  EXPECT_EQ(c->cluster_state, "new");
+  EXPECT_FALSE(c->IsExisting());
   // The default replication factor 3 exceeds one node, so a lone node says 1.
   EXPECT_FALSE(
       ParseClusterConfig("[[nodes]]\nid = 1\nclient_addr = \"h:1\"\npeer_addr = \"h:2\"\n").ok());
+}
+
+TEST(ClusterConfigTest, ClusterStateIsNewOrExisting) {
+  ClusterConfig c = ThreeNodes();
+  c.cluster_state = "existing";
+  auto back = ParseClusterConfig(c.ToToml());
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_TRUE(back->IsExisting());
+  c.cluster_state = "founded";
+  auto bad = ParseClusterConfig(c.ToToml());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().ToString().find("cluster_state"), std::string::npos);
 }
 
 TEST(ClusterConfigTest, ToTomlRoundTrips) {

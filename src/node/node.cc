@@ -562,6 +562,7 @@ Result<ReplicaStatus> Node::GetReplicaStatus(ShardId shard) const {
   s.last_index = r->log->LastIndex();
   s.conf = r->sm->applied().conf;
   s.removed = !s.conf.IsEmpty() && !s.conf.Contains(options_.id);
+  s.progress = st.progress;
   s.pending_proposals = r->proposals.size();
   s.pending_reads = r->reads_unsent.size() + r->reads_waiting.size();
   for (const auto& [ctx, reads] : r->reads_by_context) s.pending_reads += reads.size();

@@ -93,6 +93,9 @@ struct ReplicaStatus {
   // The applied membership no longer lists this node: the runtime should
   // RemoveReplica it.
   bool removed = false;
+  // Leader only (empty on followers): what the leader knows of each member's
+  // log and liveness, for admin commands (learner catch-up, quorum checks).
+  std::vector<raft::PeerProgress> progress;
   size_t pending_proposals = 0;
   size_t pending_reads = 0;
 };

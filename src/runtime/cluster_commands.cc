@@ -38,7 +38,7 @@ ClusterCommands::ClusterCommands(NodeRuntime* runtime, ShardRouter* router)
 
 bool ClusterCommands::IsShardCommand(const std::string& n) {
   return n == "GET" || n == "SET" || n == "DEL" || n == "EXISTS" || n == "MGET" || n == "MSET" ||
-         n == "DKV.STATUS";
+         n == "DKV.STATUS" || AdminService::IsAdminCommand(n);
 }
 
 void ClusterCommands::Execute(std::string upper_name, std::vector<std::string> argv, int protocol,
@@ -207,21 +207,29 @@ void ClusterCommands::ExecuteOnLoop(const std::string& name, std::vector<std::st
     if (argc != 1) return done(ErrorReply(protocol, ArityError(name)));
     return Status(protocol, std::move(done));
   }
+  if (AdminService::IsAdminCommand(name) && admin_ != nullptr) {
+    return admin_->Execute(name, argv, protocol, std::move(done));
+  }
   done(ErrorReply(protocol, UnsupportedCommandError(name)));
 }
 
 void ClusterCommands::Status(int protocol, std::function<void(std::string)> done) {
-  // One line per shard replica on this node.
-  node::Node& node = runtime_->node();
+  // One line per shard replica on this node (role, leader, term, commit,
+  // applied, and the membership it applied).
   std::vector<std::string> lines;
-  for (ShardId shard : node.Shards()) {
-    Result<node::ReplicaStatus> st = node.GetReplicaStatus(shard);
-    if (!st.ok()) continue;
-    const node::ReplicaStatus& s = st.value();
-    lines.push_back(
-        "shard=" + std::to_string(shard) + " role=" + std::string(raft::RoleName(s.role)) +
-        " leader=" + std::to_string(s.leader) + " term=" + std::to_string(s.term) +
-        " commit=" + std::to_string(s.commit) + " applied=" + std::to_string(s.applied));
+  if (admin_ != nullptr) {
+    lines = admin_->LocalReplicaLines();
+  } else {
+    node::Node& node = runtime_->node();
+    for (ShardId shard : node.Shards()) {
+      Result<node::ReplicaStatus> st = node.GetReplicaStatus(shard);
+      if (!st.ok()) continue;
+      const node::ReplicaStatus& s = st.value();
+      lines.push_back(
+          "shard=" + std::to_string(shard) + " role=" + std::string(raft::RoleName(s.role)) +
+          " leader=" + std::to_string(s.leader) + " term=" + std::to_string(s.term) +
+          " commit=" + std::to_string(s.commit) + " applied=" + std::to_string(s.applied));
+    }
   }
   std::string out;
   server::ReplyBuilder b(&out, protocol);

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/admin_commands.h"
 #include "runtime/node_runtime.h"
 #include "runtime/shard_router.h"
 
@@ -23,6 +24,10 @@ class ClusterCommands {
  public:
   // REQUIRES: runtime and router outlive this object.
   ClusterCommands(NodeRuntime* runtime, ShardRouter* router);
+
+  // Admin commands (DKV.ADDREPLICA, ...) and DKV.STATUS go to `admin`.
+  // REQUIRES: called before Execute; `admin` outlives this object.
+  void SetAdmin(AdminService* admin) { admin_ = admin; }
 
   // True for the commands Execute handles (upper-case name).
   static bool IsShardCommand(const std::string& upper_name);
@@ -46,6 +51,7 @@ class ClusterCommands {
 
   NodeRuntime* const runtime_;
   ShardRouter* const router_;
+  AdminService* admin_ = nullptr;
 };
 
 // "-ERR command 'x' is not supported in cluster mode yet" (the RESP text

@@ -8,6 +8,8 @@
 
 #include "cluster/cluster_config.h"
 #include "cluster/node_plan.h"
+#include "runtime/admin_commands.h"
+#include "runtime/admin_founding.h"
 #include "runtime/cluster_commands.h"
 #include "runtime/cluster_connection.h"
 #include "runtime/limits.h"
@@ -85,16 +87,39 @@ class ClientListener {
 
 }  // namespace
 
-Status RunClusterNode(const std::string& config_path, uint64_t node_id) {
+Status RunClusterNode(const std::string& config_path, uint64_t node_id, bool join) {
   DKV_ASSIGN_OR_RETURN(cluster::ClusterConfig config, cluster::LoadClusterConfig(config_path));
   DKV_ASSIGN_OR_RETURN(cluster::NodePlan plan, cluster::PlanForNode(config, node_id));
   DKV_ASSIGN_OR_RETURN(sharding::ShardMap map, config.InitialShardMap());
 
+  // Found the initial placement only on a first start (docs/runtime.md,
+  // "Start and restart"); refuse a wiped data dir in an existing cluster.
+  DKV_ASSIGN_OR_RETURN(
+      StartMode mode,
+      DecideStartMode(GatherFoundingFacts(config, plan.data_dir, join), node_id, plan.data_dir));
   NodeRuntimeOptions options;
   options.plan = plan;
+  options.found_initial_placement = mode == StartMode::kFound;
   DKV_ASSIGN_OR_RETURN(std::unique_ptr<NodeRuntime> runtime, NodeRuntime::Open(options));
+  if (mode != StartMode::kRecover) {
+    // Founded (or joined empty) durably: from now on this data dir never
+    // founds again, so removed replicas stay removed across restarts.
+    DKV_RETURN_IF_ERROR(WriteFoundedMarker(plan.data_dir, config.cluster_id, node_id));
+  }
+  if (mode == StartMode::kJoin) {
+    spdlog::warn(
+        "node {} started with --join: it founds no shard; give it replicas with `distkv shard "
+        "add-replica` (DKV.ADDREPLICA)",
+        node_id);
+  }
   ShardRouter router(runtime.get(), map);
   ClusterCommands commands(runtime.get(), &router);
+  AdminService admin_service(runtime.get(), &router, config);
+  commands.SetAdmin(&admin_service);
+  router.SetAdminServer([&admin_service](NodeId from, ShardId shard, std::vector<std::string> args,
+                                         std::function<void(std::string)> respond) {
+    admin_service.Serve(from, shard, std::move(args), std::move(respond));
+  });
 
   asio::io_context io;
   ClientListener listener(&io, &commands);
@@ -112,6 +137,7 @@ Status RunClusterNode(const std::string& config_path, uint64_t node_id) {
                          std::function<void(std::string)> respond) {
     router.ServeForward(from, shard, std::move(args), std::move(respond));
   });
+  runtime->Post([&admin_service] { admin_service.Start(); });
   spdlog::info("cluster node {} of '{}': clients on {}:{}, peers on {}:{}, {} shard replicas",
                plan.self, plan.cluster_id, plan.client_host, plan.client_port, plan.peer_host,
                plan.peer_port, plan.hosted_shards.size());

@@ -17,7 +17,10 @@
 namespace dkv::runtime {
 
 // Runs the node until a signal asks it to stop; returns OK then, or the error
-// that kept it from starting (bad config, unknown node id, data dir, ports).
-Status RunClusterNode(const std::string& config_path, uint64_t node_id);
+// that kept it from starting (bad config, unknown node id, data dir, ports,
+// or a data dir that lost its founding marker in an existing cluster --
+// see runtime/admin_founding.h). `join`: the node founds nothing and waits
+// to be given replicas with DKV.ADDREPLICA (an empty-disk replacement).
+Status RunClusterNode(const std::string& config_path, uint64_t node_id, bool join = false);
 
 }  // namespace dkv::runtime

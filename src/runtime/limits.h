@@ -53,6 +53,28 @@ inline constexpr size_t kMaxProposalBatchBytes = 1u << 20;
 // (peers starting a few seconds apart); after that elections run normally.
 inline constexpr uint64_t kPreferredCampaignTicks = 1000;
 
+// A node asks its peers for the shards' membership (after a peer answered
+// that it hosts no replica of a shard) at most this often, so a burst of
+// misrouted requests costs one round of questions, not one per request.
+inline constexpr std::chrono::milliseconds kMembershipRefreshInterval{200};
+
+// Admin commands (runtime/admin_commands.h): how long one waits for its
+// shard's leader or its conf change (each step is retried every tick within
+// it), and how long a new learner may take to catch up (log or snapshot)
+// before it is promoted to voter.
+inline constexpr std::chrono::milliseconds kAdminStepWait{5000};
+inline constexpr std::chrono::milliseconds kAdminCatchUpWait{30000};
+// A learner is caught up when its log matches the leader's up to this many
+// entries of the leader's commit index at the time asked.
+inline constexpr uint64_t kAdminCatchUpSlackEntries = 64;
+// How often the admin service looks at this node's replicas (removed ones
+// are dropped, serving flags updated) -- in ticks of the raft loop.
+inline constexpr uint64_t kAdminHousekeepingTicks = 5;
+// DKV.SHARDS waits at most this long for the peers' answers, then answers
+// with what it has (a paused peer must not hold an operator for the forward
+// timeout).
+inline constexpr std::chrono::milliseconds kShardsGatherWait{1000};
+
 // Commands of one client connection that may be in flight (parsed, reply not
 // yet written) before reading from it pauses: bounds the memory one deeply
 // pipelining client can pin in the raft loop.

@@ -21,6 +21,7 @@ struct NodeRuntime::Impl {
     ShardId shard = 0;
     ForwardCallback done;
     std::unique_ptr<asio::steady_timer> timer;
+    bool to_leader = true;
   };
 
   asio::io_context io;
@@ -168,7 +169,7 @@ struct NodeRuntime::Impl {
         lost.emplace_back(id, "connection lost before the answer");
         continue;
       }
-      if (node->HasReplica(f.shard)) {
+      if (f.to_leader && node->HasReplica(f.shard)) {
         const NodeId leader = node->LeaderOf(f.shard);
         if (leader != raft::kNoNode && leader != f.to) {
           lost.emplace_back(id, "node " + std::to_string(leader) + " leads the shard now");
@@ -272,9 +273,11 @@ Result<std::unique_ptr<NodeRuntime>> NodeRuntime::Open(NodeRuntimeOptions option
   nopts.rng_seed = options.rng_seed != 0 ? options.rng_seed : plan.self * 0x9E3779B97F4A7C15ull;
   DKV_ASSIGN_OR_RETURN(impl->node, node::Node::Open(nopts, impl->transport.get()));
   // First start: found the groups of the initial placement. On a restart the
-  // node recovered its replicas from disk and nothing is created.
+  // node recovered its replicas from disk and nothing is created; a node that
+  // founded before (or joins empty) founds nothing at all
+  // (found_initial_placement, decided in runtime/admin_founding.h).
   DKV_ASSERT(plan.hosted_shards.size() == plan.hosted_shard_voters.size());
-  for (size_t i = 0; i < plan.hosted_shards.size(); i++) {
+  for (size_t i = 0; options.found_initial_placement && i < plan.hosted_shards.size(); i++) {
     const ShardId shard = plan.hosted_shards[i];
     if (impl->node->HasReplica(shard)) continue;
     std::vector<NodeId> voters(plan.hosted_shard_voters[i].begin(),
@@ -374,7 +377,7 @@ void NodeRuntime::ReadOnLoop(ShardId shard, std::string key, ReadCallback done) 
 }
 
 void NodeRuntime::ForwardOnLoop(NodeId to, ShardId shard, std::vector<std::string> args,
-                                ForwardCallback done) {
+                                ForwardCallback done, bool to_leader) {
   Impl* impl = impl_.get();
   auto fail = [impl, &done](Status s) {
     asio::post(impl->io, [done = std::move(done), s] { done(s); });
@@ -403,7 +406,21 @@ void NodeRuntime::ForwardOnLoop(NodeId to, ShardId shard, std::vector<std::strin
     impl->forwards.erase(it);
     cb(Status::TimedOut("forward to node " + std::to_string(to), "no answer"));
   });
-  impl->forwards.emplace(id, Impl::PendingForward{to, shard, std::move(done), std::move(timer)});
+  impl->forwards.emplace(
+      id, Impl::PendingForward{to, shard, std::move(done), std::move(timer), to_leader});
+}
+
+void NodeRuntime::ProposeConfChangeOnLoop(ShardId shard, const raft::ConfChange& change,
+                                          WriteCallback done) {
+  Impl* impl = impl_.get();
+  const uint64_t token = impl->next_token++;
+  Status s = impl->node->ProposeConfChange(shard, change, token);
+  if (!s.ok()) {
+    asio::post(impl->io, [done = std::move(done), s] { done(s); });
+    return;
+  }
+  impl->writes.emplace(token, std::move(done));
+  impl->ScheduleReady();
 }
 
 void NodeRuntime::RunAfter(std::chrono::milliseconds delay, std::function<void()> fn) {

@@ -62,6 +62,10 @@ struct NodeRuntimeOptions {
   Clock* clock = nullptr;
   // Seeds the Raft groups' election randomness; 0: derived from the node id.
   uint64_t rng_seed = 0;
+  // False: found no group of the initial placement at Open, only recover
+  // what the data dir holds (a node that was founded before, or one joining
+  // with an empty disk; see runtime/admin_founding.h).
+  bool found_initial_placement = true;
 };
 
 class NodeRuntime {
@@ -102,7 +106,15 @@ class NodeRuntime {
   // Reads through ReadIndex on this node's replica (leader or follower).
   void ReadOnLoop(ShardId shard, std::string key, ReadCallback done);
   // Sends a ForwardRequest to `to` and waits at most kForwardTimeout.
-  void ForwardOnLoop(NodeId to, ShardId shard, std::vector<std::string> args, ForwardCallback done);
+  // `to_leader`: `to` was picked as the shard's leader, so the forward fails
+  // early once this node's replica follows another leader; false for
+  // requests addressed to a node for itself (admin steps).
+  void ForwardOnLoop(NodeId to, ShardId shard, std::vector<std::string> args, ForwardCallback done,
+                     bool to_leader = true);
+  // Proposes a membership change on this node's replica (which must be the
+  // leader); `done` gets OK once the change is applied here, or the error
+  // (Unavailable "not leader", Busy while another change is pending, ...).
+  void ProposeConfChangeOnLoop(ShardId shard, const raft::ConfChange& change, WriteCallback done);
   // Runs `fn` on the loop after `delay`.
   void RunAfter(std::chrono::milliseconds delay, std::function<void()> fn);
   node::Node& node();

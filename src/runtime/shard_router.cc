@@ -108,6 +108,9 @@ std::string EncodeShardReply(const ShardReply& reply) {
     case ShardReply::Kind::kNoLeader:
       out = "-NOLEADER\r\n";
       break;
+    case ShardReply::Kind::kNoReplica:
+      out = "-NOREPLICA\r\n";
+      break;
     case ShardReply::Kind::kError: {
       std::string text = reply.error;
       for (char& c : text) {
@@ -147,6 +150,8 @@ Result<ShardReply> DecodeShardReply(std::string_view in) {
         r.leader = leader;
       } else if (rest == "NOLEADER") {
         r.kind = ShardReply::Kind::kNoLeader;
+      } else if (rest == "NOREPLICA") {
+        r.kind = ShardReply::Kind::kNoReplica;
       } else {
         r = ShardReply::Error(std::string(rest));
       }
@@ -185,7 +190,7 @@ struct ShardRouter::RouteState {
 
 ShardRouter::ShardRouter(NodeRuntime* runtime, const sharding::ShardMap& map)
     : runtime_(runtime), ring_(map.BuildRing()) {
-  for (const sharding::ShardInfo& s : map.shards()) replicas_[s.id] = s.replicas;
+  for (const sharding::ShardInfo& s : map.shards()) members_[s.id] = s.replicas;
 }
 
 ShardId ShardRouter::ShardFor(std::string_view key) const {
@@ -213,12 +218,17 @@ void ShardRouter::Attempt(std::shared_ptr<RouteState> st) {
     return;
   }
   node::Node& node = runtime_->node();
-  const bool local = node.HasReplica(shard);
+  // A replica that is joining, a learner, or removed does not serve here;
+  // the request goes to the members instead.
+  const bool local = node.HasReplica(shard) && LocalServing(shard);
   const NodeId local_leader = local ? node.LeaderOf(shard) : 0;
   if (local && (st->op.is_read() || local_leader == runtime_->self())) {
     ExecuteLocal(st->op, [this, st](ShardReply r) {
-      if (r.kind == ShardReply::Kind::kNotLeader || r.kind == ShardReply::Kind::kNoLeader) {
-        RetryLater(st);  // lost leadership, or no leader yet: certainly not executed
+      if (r.kind == ShardReply::Kind::kNotLeader || r.kind == ShardReply::Kind::kNoLeader ||
+          r.kind == ShardReply::Kind::kNoReplica) {
+        // Lost leadership, no leader yet, or the replica was just dropped:
+        // certainly not executed.
+        RetryLater(st);
         return;
       }
       st->done(std::move(r));
@@ -263,6 +273,13 @@ void ShardRouter::Attempt(std::shared_ptr<RouteState> st) {
           case ShardReply::Kind::kNoLeader:
             RetryLater(st);
             return;
+          case ShardReply::Kind::kNoReplica:
+            // The node no longer (or not yet) serves the shard: our view of
+            // the membership is stale. Certainly not executed.
+            if (LeaderHint(shard) == target) leader_hints_.erase(shard);
+            MaybeRefresh();
+            RetryLater(st);
+            return;
           default:
             if (!st->op.is_read()) leader_hints_[shard] = target;  // it led the shard
             st->done(std::move(r.value()));
@@ -272,11 +289,57 @@ void ShardRouter::Attempt(std::shared_ptr<RouteState> st) {
 }
 
 NodeId ShardRouter::PickTarget(ShardId shard, int attempt) const {
-  if (auto h = leader_hints_.find(shard); h != leader_hints_.end()) return h->second;
-  auto it = replicas_.find(shard);
-  if (it == replicas_.end() || it->second.empty()) return 0;
+  if (auto h = leader_hints_.find(shard); h != leader_hints_.end() && h->second != runtime_->self())
+    return h->second;
+  auto it = members_.find(shard);
+  if (it == members_.end() || it->second.empty()) return 0;
   const std::vector<NodeId>& reps = it->second;
-  return reps[static_cast<size_t>(attempt) % reps.size()];
+  for (size_t i = 0; i < reps.size(); i++) {
+    const NodeId n = reps[(static_cast<size_t>(attempt) + i) % reps.size()];
+    if (n != runtime_->self()) return n;
+  }
+  return 0;
+}
+
+void ShardRouter::SetLocalServing(ShardId shard, bool serving) {
+  if (serving) {
+    local_serving_.erase(shard);
+  } else {
+    local_serving_[shard] = false;
+  }
+}
+
+bool ShardRouter::LocalServing(ShardId shard) { return local_serving_.count(shard) == 0; }
+
+void ShardRouter::SetMembers(ShardId shard, std::vector<NodeId> voters, NodeId leader) {
+  if (!voters.empty()) members_[shard] = std::move(voters);
+  if (leader != 0) leader_hints_[shard] = leader;
+}
+
+const std::vector<NodeId>& ShardRouter::Members(ShardId shard) const {
+  static const std::vector<NodeId> kNone;
+  auto it = members_.find(shard);
+  return it == members_.end() ? kNone : it->second;
+}
+
+NodeId ShardRouter::LeaderHint(ShardId shard) const {
+  auto it = leader_hints_.find(shard);
+  return it == leader_hints_.end() ? 0 : it->second;
+}
+
+void ShardRouter::NoteLeader(ShardId shard, NodeId leader) {
+  if (leader == 0) {
+    leader_hints_.erase(shard);
+  } else {
+    leader_hints_[shard] = leader;
+  }
+}
+
+void ShardRouter::MaybeRefresh() {
+  const auto now = std::chrono::steady_clock::now();
+  if (refresher_ == nullptr || now - last_refresh_ < kMembershipRefreshInterval) return;
+  last_refresh_ = now;
+  refresher_();
 }
 
 ShardReply ShardRouter::FromLocalError(ShardId shard, const Status& s) {
@@ -306,7 +369,11 @@ ShardReply ShardRouter::FromLocalError(ShardId shard, const Status& s) {
   }
   if (s.IsResourceExhausted()) return ShardReply::Error("BUSY " + where + s.message());
   if (s.IsInvalidArgument()) return ShardReply::Error("ERR " + s.message());
-  if (s.IsNotFound()) return ShardReply::Error("UNAVAILABLE " + where + "no replica here");
+  if (s.IsNotFound()) {
+    ShardReply r;  // no replica here (dropped since): certainly not executed
+    r.kind = ShardReply::Kind::kNoReplica;
+    return r;
+  }
   return ShardReply::Error("ERR " + where + s.ToString());
 }
 
@@ -353,7 +420,11 @@ void ShardRouter::ExecuteLocal(const ShardOp& op, std::function<void(ShardReply)
                                  g->failed = true;
                                  ShardReply r;
                                  r.kind = ShardReply::Kind::kNoLeader;  // timed out: retry
-                                 if (!s.IsTimedOut()) r = FromLocalError(shard, s);
+                                 if (!runtime_->node().HasReplica(shard)) {
+                                   r.kind = ShardReply::Kind::kNoReplica;  // dropped: retry
+                                 } else if (!s.IsTimedOut()) {
+                                   r = FromLocalError(shard, s);
+                                 }
                                  g->done(std::move(r));
                                  return;
                                }
@@ -403,6 +474,14 @@ void ShardRouter::ExecuteDelete(const ShardOp& op, std::function<void(ShardReply
 
 void ShardRouter::ServeForward(NodeId from, ShardId shard, std::vector<std::string> args,
                                std::function<void(std::string reply)> respond) {
+  if (!args.empty() && args[0] == "ADMIN") {
+    if (admin_server_ == nullptr) {
+      respond(EncodeShardReply(ShardReply::Error("ERR admin requests are not served here")));
+      return;
+    }
+    admin_server_(from, shard, std::move(args), std::move(respond));
+    return;
+  }
   Result<ShardOp> op = ShardOp::FromArgs(shard, args);
   if (!op.ok()) {
     spdlog::warn("node {} forwarded a bad request: {}", from, op.status().ToString());
@@ -410,10 +489,12 @@ void ShardRouter::ServeForward(NodeId from, ShardId shard, std::vector<std::stri
     return;
   }
   node::Node& node = runtime_->node();
-  if (!node.HasReplica(shard)) {
-    respond(EncodeShardReply(ShardReply::Error("UNAVAILABLE shard " + std::to_string(shard) +
-                                               ": no replica on node " +
-                                               std::to_string(runtime_->self()))));
+  if (!node.HasReplica(shard) || !LocalServing(shard)) {
+    // Not (or no longer, or not yet) a serving member: the sender retries
+    // elsewhere and refreshes its view of the membership.
+    ShardReply r;
+    r.kind = ShardReply::Kind::kNoReplica;
+    respond(EncodeShardReply(r));
     return;
   }
   if (!op.value().is_read() && node.LeaderOf(shard) != runtime_->self()) {

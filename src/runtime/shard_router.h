@@ -13,6 +13,7 @@
 // there (ShardFor is const and thread-safe). Owned by the cluster server.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -52,6 +53,7 @@ struct ShardReply {
     kValues,     // kGet: one per key, nullopt = missing
     kNotLeader,  // internal: the node asked is not the leader; `leader` is its hint
     kNoLeader,   // internal: no leader known (or the read could not be served yet)
+    kNoReplica,  // internal: the node asked hosts no serving replica (membership moved)
     kError,      // `error` is the whole RESP error text, e.g. "UNAVAILABLE ..."
   };
   Kind kind = Kind::kOk;
@@ -69,7 +71,7 @@ struct ShardReply {
 };
 
 // ForwardResponse.reply bytes: a RESP2 reply (+OK, :n, *n of bulks/nulls,
-// -NOTLEADER n, -NOLEADER, -<error>). Decode returns Corruption for anything
+// -NOTLEADER n, -NOLEADER, -NOREPLICA, -<error>). Decode returns Corruption for anything
 // else, so a damaged answer becomes an error reply, never a wrong value.
 std::string EncodeShardReply(const ShardReply& reply);
 Result<ShardReply> DecodeShardReply(std::string_view bytes);
@@ -88,9 +90,37 @@ class ShardRouter {
   void Route(ShardOp op, std::function<void(ShardReply)> done);
 
   // Loop only. Serves a request a peer forwarded: executes it here and
-  // answers (kNotLeader/kNoLeader when this node cannot).
+  // answers (kNotLeader/kNoLeader/kNoReplica when this node cannot).
+  // Requests whose first arg is "ADMIN" go to the admin server.
   void ServeForward(NodeId from, ShardId shard, std::vector<std::string> args,
                     std::function<void(std::string reply)> respond);
+
+  // --- Live membership (loop only; see docs/runtime.md "Routing"). ---
+  // Who handles forwarded "ADMIN ..." requests (runtime/admin_commands.h).
+  using AdminServer = std::function<void(NodeId from, ShardId shard, std::vector<std::string> args,
+                                         std::function<void(std::string reply)> respond)>;
+  void SetAdminServer(AdminServer server) { admin_server_ = std::move(server); }
+  // Called (at most once per kMembershipRefreshInterval) when a peer answered
+  // that it hosts no replica of a shard: the membership this node believes
+  // in is stale, so someone should ask the peers again.
+  void SetRefresher(std::function<void()> refresher) { refresher_ = std::move(refresher); }
+  // Whether this node's replica of `shard` serves requests here: false while
+  // it is joining (not yet in its own applied membership), a learner, or
+  // removed. Kept up to date by the admin service every tick.
+  void SetLocalServing(ShardId shard, bool serving);
+  bool LocalServing(ShardId shard);
+  // The members (voters) and leader of `shard` as the freshest view this
+  // node has from a peer or its own replica says; hints only, a wrong one
+  // costs a retry.
+  void SetMembers(ShardId shard, std::vector<NodeId> voters, NodeId leader);
+  const std::vector<NodeId>& Members(ShardId shard) const;
+  NodeId LeaderHint(ShardId shard) const;
+  void NoteLeader(ShardId shard, NodeId leader);
+  // Where to send `shard`'s request when this node's replica does not lead
+  // it: the leader hint, else the members in turn (never this node; 0 if
+  // nothing is known).
+  NodeId PickTarget(ShardId shard, int attempt) const;
+  uint32_t shard_count() const { return static_cast<uint32_t>(members_.size()); }
 
  private:
   struct RouteState;
@@ -101,13 +131,17 @@ class ShardRouter {
   void ExecuteDelete(const ShardOp& op, std::function<void(ShardReply)> done);
   // The reply for a failed write or read on this node's replica.
   ShardReply FromLocalError(ShardId shard, const Status& status);
-  // Where to send `shard`'s request when this node has no (leading) replica.
-  NodeId PickTarget(ShardId shard, int attempt) const;
+  void MaybeRefresh();
 
   NodeRuntime* const runtime_;
   const sharding::HashRing ring_;
-  std::map<ShardId, std::vector<NodeId>> replicas_;
+  // Voters of each shard as last learned (initially the config's placement).
+  std::map<ShardId, std::vector<NodeId>> members_;
   std::map<ShardId, NodeId> leader_hints_;  // learned from "not leader" answers
+  std::map<ShardId, bool> local_serving_;   // absent: serving if hosted
+  AdminServer admin_server_;
+  std::function<void()> refresher_;
+  std::chrono::steady_clock::time_point last_refresh_{};
 };
 
 }  // namespace dkv::runtime

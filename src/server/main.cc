@@ -45,11 +45,14 @@ int main(int argc, char** argv) {
   uint64_t node_id = 0;
   app.add_option("--cluster-config", cluster_config, "cluster TOML: run as a cluster node");
   app.add_option("--node-id", node_id, "this node's id in the cluster config");
+  bool join = false;
+  app.add_flag("--join", join,
+               "cluster mode: found no shard, wait to be added (empty-disk replacement)");
   CLI11_PARSE(app, argc, argv);
   if (!cluster_config.empty()) {
 #ifdef DKV_HAVE_RUNTIME
     if (!loglevel.empty()) spdlog::set_level(spdlog::level::from_str(loglevel));
-    dkv::Status cs = dkv::runtime::RunClusterNode(cluster_config, node_id);
+    dkv::Status cs = dkv::runtime::RunClusterNode(cluster_config, node_id, join);
     if (!cs.ok()) {
       spdlog::critical("cluster node {}: {}", node_id, cs.ToString());
       return 1;

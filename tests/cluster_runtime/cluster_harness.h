@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -63,6 +64,28 @@ class Client {
         redisCommandArgv(ctx_, static_cast<int>(argv.size()), ptrs.data(), lens.data())));
   }
 
+  // Sends all commands, then reads all replies (pipelining); a reply is
+  // nullptr when the connection failed.
+  std::vector<Reply> Pipeline(const std::vector<std::vector<std::string>>& commands) {
+    std::vector<Reply> out;
+    if (!ok()) return out;
+    for (const auto& argv : commands) {
+      std::vector<const char*> ptrs;
+      std::vector<size_t> lens;
+      for (const auto& a : argv) {
+        ptrs.push_back(a.data());
+        lens.push_back(a.size());
+      }
+      redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), ptrs.data(), lens.data());
+    }
+    for (size_t i = 0; i < commands.size(); i++) {
+      void* r = nullptr;
+      if (redisGetReply(ctx_, &r) != REDIS_OK) r = nullptr;
+      out.emplace_back(static_cast<redisReply*>(r));
+    }
+    return out;
+  }
+
   // "+OK"-style rendering for assertions: status/error text, integer, bulk,
   // "(nil)", or "[a,b]" for arrays; "<conn error>" when the connection failed.
   std::string Text(const std::vector<std::string>& argv) { return Render(Call(argv).get()); }
@@ -98,7 +121,10 @@ class Client {
 class ClusterHarness {
  public:
   // Fast Raft timing for tests: 20 ms ticks, 400 ms election timeout.
-  ClusterHarness(uint32_t nodes, uint32_t shards) {
+  ClusterHarness(uint32_t nodes, uint32_t shards) : ClusterHarness(nodes, shards, nullptr) {}
+  // `edit` (may be null) changes the generated config before it is written.
+  ClusterHarness(uint32_t nodes, uint32_t shards,
+                 const std::function<void(cluster::ClusterConfig&)>& edit) {
     char tmpl[] = "/tmp/dkv-cluster-runtime-XXXXXX";
     if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
     dir_ = tmpl;
@@ -109,6 +135,7 @@ class ClusterHarness {
       config_.tick_interval_ms = 20;
       config_.election_timeout_ms = 400;
       config_.heartbeat_interval_ms = 40;
+      if (edit) edit(config_);
       config_path_ = dir_ + "/cluster.toml";
       Status s = cluster::WriteClusterConfig(config_, config_path_);
       if (!s.ok()) throw std::runtime_error(s.ToString());
@@ -126,11 +153,31 @@ class ClusterHarness {
   const cluster::ClusterConfig& config() const { return config_; }
   std::vector<uint64_t> ids() const { return config_.SortedNodeIds(); }
 
-  void Start(uint64_t id) {
+  const std::string& config_path() const { return config_path_; }
+  // Rewrites the config file the nodes read at their next start.
+  void RewriteConfig(const cluster::ClusterConfig& config) {
+    config_ = config;
+    Status s = cluster::WriteClusterConfig(config_, config_path_);
+    if (!s.ok()) throw std::runtime_error(s.ToString());
+  }
+  // Whether the node's process is still running (reaps it if it exited).
+  bool Running(uint64_t id) {
+    auto it = pids_.find(id);
+    if (it == pids_.end()) return false;
+    int status = 0;
+    if (::waitpid(it->second, &status, WNOHANG) == it->second) {
+      pids_.erase(it);
+      return false;
+    }
+    return true;
+  }
+
+  void Start(uint64_t id, const std::vector<std::string>& extra_args = {}) {
     const std::string log = dir_ + "/node-" + std::to_string(id) + ".log";
     std::vector<std::string> args = {
         DISTKV_SERVER_PATH, "--cluster-config", config_path_, "--node-id",
         std::to_string(id), "--loglevel",       "warn"};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
     const pid_t pid = ::fork();
     if (pid < 0) throw std::runtime_error("fork failed");
     if (pid == 0) {
