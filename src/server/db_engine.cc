@@ -35,20 +35,9 @@ Status DbEngine::Apply(const std::vector<KvWrite>& writes) {
   return db_->Write(wo, batch);
 }
 
-Status DbEngine::ApplyMany(const std::vector<const std::vector<KvWrite>*>& lists) {
-  if (lists.size() == 1) return Apply(*lists[0]);
-  storage::WriteBatch batch;
-  for (const auto* l : lists) {
-    for (const KvWrite& w : *l) {
-      if (w.is_delete) {
-        batch.Delete(w.key);
-      } else {
-        batch.Put(w.key, w.value);
-      }
-    }
-  }
+Status DbEngine::Write(const storage::WriteBatch& batch, bool sync) {
   storage::WriteOptions wo;
-  wo.sync = false;  // the caller syncs when its policy asks
+  wo.sync = sync;  // the WAL append and its fsync in one engine write
   return db_->Write(wo, batch);
 }
 

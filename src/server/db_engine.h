@@ -1,8 +1,9 @@
 // DbEngine: KvEngine over the local storage engine (dkv::storage::DB).
 //
-// Owns the DB. Writes go in as one WriteBatch with sync=false; Sync() calls
-// DB::SyncWal, which the engine merges with concurrent syncs. Thread-safe
-// because DB is.
+// Owns the DB. Write(batch, sync) is one DB::Write (append, and fsync when
+// asked, in one pass through the engine's writer queue); Apply builds a
+// WriteBatch; Sync() calls DB::SyncWal, which the engine merges with
+// concurrent syncs. Thread-safe because DB is.
 #pragma once
 
 #include <memory>
@@ -21,7 +22,7 @@ class DbEngine final : public KvEngine {
 
   Status Get(std::string_view key, std::string* value) override;
   Status Apply(const std::vector<KvWrite>& writes) override;
-  Status ApplyMany(const std::vector<const std::vector<KvWrite>*>& lists) override;
+  Status Write(const storage::WriteBatch& batch, bool sync) override;
   Status Sync() override;
   Status Scan(std::string_view start, std::string_view limit, size_t max,
               std::vector<std::pair<std::string, std::string>>* out) override;

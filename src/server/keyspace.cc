@@ -16,6 +16,15 @@ std::string EncodeStoredValue(ValueType type, int64_t expire_at_ms, std::string_
   return out;
 }
 
+void EncodeStoredValueTo(std::string* out, ValueType type, int64_t expire_at_ms,
+                         std::string_view payload) {
+  out->clear();
+  out->reserve(kValueHeaderSize + payload.size());
+  out->push_back(static_cast<char>(type));
+  PutFixed64(out, static_cast<uint64_t>(expire_at_ms));
+  out->append(payload);
+}
+
 std::string EncodeStoredValue(const StoredValue& v) {
   return EncodeStoredValue(v.type, v.expire_at_ms, v.payload);
 }
@@ -57,6 +66,29 @@ Status Keyspace::EngineApply(std::vector<KvWrite>&& writes) {
     pending_.push_back(w);
   }
   return Status::OK();
+}
+
+Status Keyspace::EnginePut(std::string_view engine_key, std::string_view value) {
+  if (batch_depth_ == 0) return engine_->Put(engine_key, value);
+  std::vector<KvWrite> w(1);
+  w[0].key = std::string(engine_key);
+  w[0].value = std::string(value);
+  return EngineApply(std::move(w));
+}
+
+Status Keyspace::EngineDelete(std::string_view engine_key) {
+  if (batch_depth_ == 0) return engine_->Delete(engine_key);
+  std::vector<KvWrite> w(1);
+  w[0].key = std::string(engine_key);
+  w[0].is_delete = true;
+  return EngineApply(std::move(w));
+}
+
+const std::string& Keyspace::ScratchEngineKey(std::string_view key) {
+  key_scratch_.clear();
+  key_scratch_.push_back(kKeyPrefix);
+  key_scratch_.append(key);
+  return key_scratch_;
 }
 
 void Keyspace::BeginBatch() { batch_depth_++; }
@@ -134,10 +166,7 @@ void Keyspace::Changed(std::string_view key) {
 }
 
 Status Keyspace::DeleteExpired(const std::string& key) {
-  std::vector<KvWrite> w(1);
-  w[0].key = EngineKey(key);
-  w[0].is_delete = true;
-  DKV_RETURN_IF_ERROR(EngineApply(std::move(w)));
+  DKV_RETURN_IF_ERROR(EngineDelete(ScratchEngineKey(key)));
   IndexExpiry(key, 0);
   const uint64_t h = Hash64(key);
   key_hashes_.Erase(h);
@@ -205,14 +234,10 @@ Status Keyspace::SetString(std::string_view key, std::string_view payload, int64
 
 Status Keyspace::SetParts(std::string_view key, ValueType type, int64_t expire_at_ms,
                           std::string_view payload) {
-  // One reused vector: its buffer survives the move into the engine unless
-  // the engine takes the vector itself (then this allocates again).
-  std::vector<KvWrite>& w = one_write_;
-  w.clear();
-  w.resize(1);
-  w[0].key = EngineKey(key);
-  w[0].value = EncodeStoredValue(type, expire_at_ms, payload);
-  DKV_RETURN_IF_ERROR(EngineApply(std::move(w)));
+  // Both encodings go to reused buffers; a staging engine copies them once,
+  // into the batch it will write.
+  EncodeStoredValueTo(&value_scratch_, type, expire_at_ms, payload);
+  DKV_RETURN_IF_ERROR(EnginePut(ScratchEngineKey(key), value_scratch_));
   const uint64_t h = Hash64(key);
   key_hashes_.Insert(h);
   cache_.Insert(h, key, type, expire_at_ms, payload);  // write-through: the next GET is a hit
@@ -245,10 +270,7 @@ Status Keyspace::Delete(std::string_view key, bool* existed) {
   DKV_ASSIGN_OR_RETURN(std::optional<StoredValue> v, Lookup(key));
   *existed = v.has_value();
   if (!v) return Status::OK();
-  std::vector<KvWrite> w(1);
-  w[0].key = EngineKey(key);
-  w[0].is_delete = true;
-  DKV_RETURN_IF_ERROR(EngineApply(std::move(w)));
+  DKV_RETURN_IF_ERROR(EngineDelete(ScratchEngineKey(key)));
   IndexExpiry(key, 0);
   const uint64_t h = Hash64(key);
   key_hashes_.Erase(h);

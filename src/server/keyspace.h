@@ -116,6 +116,11 @@ class Keyspace {
   Status DeleteExpired(const std::string& key);
   Status EngineGet(const std::string& engine_key, std::string* value);
   Status EngineApply(std::vector<KvWrite>&& writes);
+  // One put/delete; outside a batch straight to the engine (no KvWrite).
+  Status EnginePut(std::string_view engine_key, std::string_view value);
+  Status EngineDelete(std::string_view engine_key);
+  // EngineKey(key) in a reused buffer, valid until the next call.
+  const std::string& ScratchEngineKey(std::string_view key);
   Status FlushBatch();
   Status SetParts(std::string_view key, ValueType type, int64_t expire_at_ms,
                   std::string_view payload);
@@ -124,10 +129,11 @@ class Keyspace {
   Clock* clock_;
   std::unordered_map<std::string, int64_t> expires_;   // key -> expire_at_ms
   std::set<std::pair<int64_t, std::string>> by_time_;  // (expire_at_ms, key)
-  ValueCache cache_;                // decoded values by user key; coherent with the engine
-  StoredValue scratch_;             // LookupView's value when it is not cached
-  std::vector<KvWrite> one_write_;  // SetParts' write, reused
-  KeyHashSet key_hashes_;           // Hash64 of every stored user key
+  ValueCache cache_;           // decoded values by user key; coherent with the engine
+  StoredValue scratch_;        // LookupView's value when it is not cached
+  std::string key_scratch_;    // ScratchEngineKey's buffer
+  std::string value_scratch_;  // SetParts' encoded value, reused
+  KeyHashSet key_hashes_;      // Hash64 of every stored user key
   int64_t dirty_ = 0;
   int64_t expired_keys_ = 0;
   int64_t hits_ = 0;

@@ -6,7 +6,9 @@
 // everything applied so far durable, which lets the server merge many
 // clients' writes into one fsync (group commit). Implementations must be
 // safe to call from several threads (Sync runs on the sync thread while the
-// event loop applies writes).
+// event loop applies writes). A batch of writes travels as a
+// storage::WriteBatch: the same bytes the WAL (and later a Raft entry) holds,
+// so a staged write is encoded once, on the event loop.
 #pragma once
 
 #include <map>
@@ -18,6 +20,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "storage/write_batch.h"
 
 namespace dkv::server {
 
@@ -36,14 +39,19 @@ class KvEngine {
   virtual Status Apply(const std::vector<KvWrite>& writes) = 0;
   // Apply for a caller that gives its writes up (saves copying them).
   virtual Status ApplyMoved(std::vector<KvWrite>&& writes) { return Apply(writes); }
-  // Applies several write lists, in order, as one atomic write (a commit
-  // that groups many clients' writes). The default concatenates them.
-  virtual Status ApplyMany(const std::vector<const std::vector<KvWrite>*>& lists) {
-    if (lists.size() == 1) return Apply(*lists[0]);
-    std::vector<KvWrite> all;
-    for (const auto* l : lists) all.insert(all.end(), l->begin(), l->end());
-    return Apply(all);
+  // One put or delete, as Apply of one write; an engine that stages writes
+  // takes it without a KvWrite (no allocation on the write path).
+  virtual Status Put(std::string_view key, std::string_view value) {
+    return Apply({KvWrite{std::string(key), std::string(value), false}});
   }
+  virtual Status Delete(std::string_view key) {
+    return Apply({KvWrite{std::string(key), std::string(), true}});
+  }
+  // Applies `batch` atomically and then, if `sync`, makes it and every write
+  // before it durable (one engine write + fsync for a group commit). The
+  // default decodes the batch for Apply and then calls Sync; a failed apply
+  // never syncs.
+  virtual Status Write(const storage::WriteBatch& batch, bool sync);
   // Makes every write applied so far durable.
   virtual Status Sync() = 0;
   // Appends to *out up to `max` entries with start <= key < limit (limit
@@ -55,6 +63,21 @@ class KvEngine {
   // Approximate bytes of memory the engine uses (memtables, caches); 0 if unknown.
   virtual int64_t MemoryUsage() { return 0; }
 };
+
+inline Status KvEngine::Write(const storage::WriteBatch& batch, bool sync) {
+  struct Collect final : storage::WriteBatch::Handler {
+    std::vector<KvWrite> writes;
+    void Put(std::string_view key, std::string_view value) override {
+      writes.push_back(KvWrite{std::string(key), std::string(value), false});
+    }
+    void Delete(std::string_view key) override {
+      writes.push_back(KvWrite{std::string(key), std::string(), true});
+    }
+  } collect;
+  DKV_RETURN_IF_ERROR(batch.Iterate(&collect));
+  if (!collect.writes.empty()) DKV_RETURN_IF_ERROR(ApplyMoved(std::move(collect.writes)));
+  return sync ? Sync() : Status::OK();
+}
 
 // An in-memory engine for tests: nothing survives the process.
 class MemEngine final : public KvEngine {

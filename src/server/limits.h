@@ -62,6 +62,10 @@ inline constexpr int kShutdownDrainMs = 5000;
 // a hot set of ~300k small values; GETs it serves skip the engine's
 // memtable and table lookups. Small next to the engine's own buffers.
 inline constexpr size_t kValueCacheBytes = 64u << 20;
+// Retired staged batches the StagingEngine keeps to reuse (their buffers
+// stay allocated): a few cover the batches in flight at once (staging, one
+// committing, one being retired), so staging allocates nothing when warm.
+inline constexpr size_t kMaxSpareStagedBatches = 4;
 // Max DEBUG SLEEP seconds (a test aid; never pause the loop for long).
 inline constexpr double kMaxDebugSleepSeconds = 60.0;
 

@@ -1,11 +1,39 @@
 #include "server/staging_engine.h"
 
 #include "common/assert.h"
+#include "common/coding.h"
+#include "common/hash.h"
+#include "server/limits.h"
+#include "storage/dbformat.h"
 
 namespace dkv::server {
 
+namespace {
+
+// The overlay starts at this many slots and doubles when half full.
+constexpr size_t kMinOverlaySlots = 64;
+
+// Decodes the record at `offset` of a WriteBatch's bytes (written by Stage,
+// so well-formed). *value is empty for a delete.
+bool DecodeRecord(std::string_view rep, uint32_t offset, std::string_view* key,
+                  std::string_view* value) {
+  DKV_DASSERT(offset >= storage::WriteBatch::kHeaderSize);
+  DKV_DASSERT(offset < rep.size());
+  std::string_view in = rep.substr(offset);
+  const bool is_put =
+      static_cast<uint8_t>(in[0]) == static_cast<uint8_t>(storage::ValueType::kValue);
+  in.remove_prefix(1);
+  bool ok = GetLengthPrefixed(&in, key);
+  *value = std::string_view();
+  if (ok && is_put) ok = GetLengthPrefixed(&in, value);
+  DKV_ASSERT(ok);
+  return is_put;
+}
+
+}  // namespace
+
 StagingEngine::StagingEngine(KvEngine* base, CommittedFn on_committed)
-    : base_(base), on_committed_(std::move(on_committed)) {}
+    : base_(base), on_committed_(std::move(on_committed)), overlay_(kMinOverlaySlots) {}
 
 StagingEngine::~StagingEngine() { Stop(); }
 
@@ -24,12 +52,106 @@ void StagingEngine::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+size_t StagingEngine::FindSlot(uint64_t h, std::string_view key) const {
+  const size_t mask = overlay_.size() - 1;
+  // Bounded: the table is at most half full, so an empty slot ends the probe.
+  for (size_t i = h & mask;; i = (i + 1) & mask) {
+    const Slot& s = overlay_[i];
+    if (s.batch == nullptr) return kNone;
+    if (s.hash != h) continue;
+    std::string_view k;
+    std::string_view v;
+    DecodeRecord(s.batch->batch.Contents(), s.offset, &k, &v);
+    if (k == key) return i;
+  }
+}
+
+size_t StagingEngine::EmptySlotFor(uint64_t h) const {
+  const size_t mask = overlay_.size() - 1;
+  size_t i = h & mask;
+  while (overlay_[i].batch != nullptr) i = (i + 1) & mask;
+  return i;
+}
+
+void StagingEngine::EraseSlot(size_t i) {
+  // Backward-shift deletion: move later members of the probe run into the
+  // hole when their home slot does not lie between the hole and them.
+  const size_t mask = overlay_.size() - 1;
+  DKV_ASSERT(overlay_[i].batch != nullptr);
+  DKV_ASSERT(overlay_size_ > 0);
+  overlay_[i] = Slot{};
+  overlay_size_--;
+  for (size_t j = (i + 1) & mask; overlay_[j].batch != nullptr; j = (j + 1) & mask) {
+    const size_t home = overlay_[j].hash & mask;
+    // j may move to i if home is not in (i, j] (cyclically).
+    const bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+    if (stays) continue;
+    overlay_[i] = overlay_[j];
+    overlay_[j] = Slot{};
+    i = j;
+  }
+}
+
+void StagingEngine::GrowOverlay() {
+  std::vector<Slot> old(overlay_.size() * 2);
+  old.swap(overlay_);
+  for (const Slot& s : old) {
+    if (s.batch != nullptr) overlay_[EmptySlotFor(s.hash)] = s;
+  }
+}
+
+StagingEngine::Staged* StagingEngine::StagingBatch() {
+  if (staging_ == nullptr) {
+    if (!spare_.empty()) {
+      staging_ = std::move(spare_.back());
+      spare_.pop_back();
+    } else {
+      staging_ = std::make_shared<Staged>();
+    }
+    DKV_DASSERT(staging_->batch.Count() == 0);
+    staging_->ticket = next_ticket_;
+  }
+  return staging_.get();
+}
+
+void StagingEngine::Stage(bool is_delete, std::string_view key, std::string_view value) {
+  Staged* b = StagingBatch();
+  const size_t offset = b->batch.ApproximateSize();
+  // Offsets are 32-bit: a batch that would pass 4 GiB is submitted first.
+  if (offset + key.size() + value.size() + 16 > UINT32_MAX && b->batch.Count() > 0) {
+    Submit(false);
+    Stage(is_delete, key, value);
+    return;
+  }
+  DKV_ASSERT(offset <= UINT32_MAX);
+  if (is_delete) {
+    b->batch.Delete(key);
+  } else {
+    b->batch.Put(key, value);
+  }
+  const uint64_t h = Hash64(key);
+  b->hashes.push_back(h);
+  const size_t i = FindSlot(h, key);
+  if (i != kNone) {
+    overlay_[i].batch = b;  // the newest write of the key wins
+    overlay_[i].offset = static_cast<uint32_t>(offset);
+    return;
+  }
+  if ((overlay_size_ + 1) * 2 > overlay_.size()) GrowOverlay();
+  overlay_[EmptySlotFor(h)] = Slot{h, b, static_cast<uint32_t>(offset)};
+  overlay_size_++;
+}
+
 Status StagingEngine::Get(std::string_view key, std::string* value) {
-  if (!overlay_.empty()) {
-    auto it = overlay_.find(std::string(key));
-    if (it != overlay_.end()) {
-      if (!it->second.value) return Status::NotFound("staged", "deleted");
-      *value = *it->second.value;
+  if (overlay_size_ > 0) {
+    const size_t i = FindSlot(Hash64(key), key);
+    if (i != kNone) {
+      std::string_view k;
+      std::string_view v;
+      if (!DecodeRecord(overlay_[i].batch->batch.Contents(), overlay_[i].offset, &k, &v)) {
+        return Status::NotFound("staged", "deleted");
+      }
+      value->assign(v.data(), v.size());
       return Status::OK();
     }
   }
@@ -37,40 +159,42 @@ Status StagingEngine::Get(std::string_view key, std::string* value) {
 }
 
 Status StagingEngine::Apply(const std::vector<KvWrite>& writes) {
-  for (const KvWrite& w : writes) {
-    Entry& e = overlay_[w.key];
-    if (w.is_delete) {
-      e.value.reset();
-    } else {
-      e.value = w.value;
-    }
-    e.ticket = next_ticket_;
-    staging_.push_back(w);
-  }
+  // All of them land in one staged batch, so they commit atomically.
+  for (const KvWrite& w : writes) Stage(w.is_delete, w.key, w.value);
   return Status::OK();
 }
 
-Status StagingEngine::ApplyMoved(std::vector<KvWrite>&& writes) {
-  for (KvWrite& w : writes) {
-    Entry& e = overlay_[w.key];
-    if (w.is_delete) {
-      e.value.reset();
-    } else {
-      e.value = w.value;
-    }
-    e.ticket = next_ticket_;
-    staging_.push_back(std::move(w));
-  }
+Status StagingEngine::Put(std::string_view key, std::string_view value) {
+  Stage(false, key, value);
   return Status::OK();
+}
+
+Status StagingEngine::Delete(std::string_view key) {
+  Stage(true, key, std::string_view());
+  return Status::OK();
+}
+
+Status StagingEngine::Write(const storage::WriteBatch& batch, bool sync) {
+  struct Stager final : storage::WriteBatch::Handler {
+    StagingEngine* self;
+    void Put(std::string_view key, std::string_view value) override {
+      self->Stage(false, key, value);
+    }
+    void Delete(std::string_view key) override { self->Stage(true, key, std::string_view()); }
+  } stager;
+  stager.self = this;
+  DKV_RETURN_IF_ERROR(batch.Iterate(&stager));
+  return sync ? Sync() : Status::OK();
 }
 
 uint64_t StagingEngine::Submit(bool sync) {
-  if (staging_.empty() && !sync) return next_ticket_ - 1;
-  Batch b;
-  b.ticket = next_ticket_++;
-  b.sync = sync;
-  b.writes = std::make_shared<const std::vector<KvWrite>>(std::move(staging_));
-  staging_.clear();
+  if (!HasStaged() && !sync) return next_ticket_ - 1;
+  StagingBatch();
+  std::shared_ptr<Staged> b = std::move(staging_);
+  staging_ = nullptr;
+  DKV_ASSERT(b->ticket == next_ticket_);
+  next_ticket_++;
+  b->sync = sync;
   unretired_.push_back(b);
   if (!started_) {
     // Before the commit thread runs (loading) or in tests: commit inline.
@@ -79,10 +203,10 @@ uint64_t StagingEngine::Submit(bool sync) {
     {
       std::lock_guard<std::mutex> l(mu_);
       if (!s.ok() && failure_.ok()) failure_ = s;
-      committed_ = b.ticket;
+      committed_ = b->ticket;
     }
-    on_committed_(b.ticket, synced, s);
-    return b.ticket;
+    on_committed_(b->ticket, synced, s);
+    return next_ticket_ - 1;
   }
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -92,16 +216,39 @@ uint64_t StagingEngine::Submit(bool sync) {
   return next_ticket_ - 1;
 }
 
-void StagingEngine::Retire(uint64_t ticket) {
-  while (!unretired_.empty() && unretired_.front().ticket <= ticket) {
-    const Batch& b = unretired_.front();
-    for (const KvWrite& w : *b.writes) {
-      auto it = overlay_.find(w.key);
-      // A later staged write of the same key keeps its entry.
-      if (it != overlay_.end() && it->second.ticket <= ticket) overlay_.erase(it);
-    }
-    unretired_.pop_front();
+void StagingEngine::Recycle(std::shared_ptr<Staged> b) {
+  // Reuse keeps the batch's buffer, so staging allocates nothing once warm;
+  // a huge batch (a big MSET) gives its memory back instead.
+  if (spare_.size() >= kMaxSpareStagedBatches || b.use_count() != 1 ||
+      b->batch.ApproximateSize() > kMaxPreallocBytes) {
+    return;
   }
+  b->batch.Clear();
+  b->hashes.clear();
+  spare_.push_back(std::move(b));
+}
+
+void StagingEngine::Retire(uint64_t ticket) {
+  while (!unretired_.empty() && unretired_.front()->ticket <= ticket) {
+    std::shared_ptr<Staged> b = std::move(unretired_.front());
+    unretired_.pop_front();
+    if (overlay_size_ > 0) {
+      const size_t mask = overlay_.size() - 1;
+      for (uint64_t h : b->hashes) {
+        // Drop this batch's slots with hash h; a later batch's write of the
+        // same key keeps its slot. EraseSlot may shift a later slot into i.
+        for (size_t i = h & mask; overlay_[i].batch != nullptr;) {
+          if (overlay_[i].hash == h && overlay_[i].batch == b.get()) {
+            EraseSlot(i);
+          } else {
+            i = (i + 1) & mask;
+          }
+        }
+      }
+    }
+    Recycle(std::move(b));
+  }
+  if (unretired_.empty() && staging_ == nullptr) DKV_ASSERT(overlay_size_ == 0);
 }
 
 Status StagingEngine::WaitCommitted(uint64_t ticket) {
@@ -128,28 +275,42 @@ Status StagingEngine::Scan(std::string_view start, std::string_view limit, size_
     DKV_RETURN_IF_ERROR(WaitCommitted(t));
     Retire(t);
   }
-  DKV_ASSERT(overlay_.empty());
+  DKV_ASSERT(overlay_size_ == 0);
   return base_->Scan(start, limit, max, out);
 }
 
-Status StagingEngine::Commit(const std::vector<Batch>& group, bool* synced) {
+Status StagingEngine::Commit(const std::vector<std::shared_ptr<const Staged>>& group,
+                             bool* synced) {
   DKV_ASSERT(!group.empty());
   bool sync = false;
-  *synced = false;
-  std::vector<const std::vector<KvWrite>*> lists;
-  lists.reserve(group.size());
-  for (const Batch& b : group) {
-    sync = sync || b.sync;
-    if (!b.writes->empty()) lists.push_back(b.writes.get());
+  size_t nonempty = 0;
+  const storage::WriteBatch* only = nullptr;
+  for (const auto& b : group) {
+    sync = sync || b->sync;
+    if (b->batch.Count() > 0) {
+      nonempty++;
+      only = &b->batch;
+    }
   }
-  if (!lists.empty()) DKV_RETURN_IF_ERROR(base_->ApplyMany(lists));
-  if (sync) DKV_RETURN_IF_ERROR(base_->Sync());
+  *synced = false;
+  if (nonempty > 1) {
+    // Several rounds' batches: one engine write (and fsync) for all of them.
+    group_batch_.Clear();
+    for (const auto& b : group) group_batch_.Append(b->batch);
+    only = &group_batch_;
+  }
+  if (only != nullptr) {
+    DKV_RETURN_IF_ERROR(base_->Write(*only, sync));
+  } else if (sync) {
+    DKV_RETURN_IF_ERROR(base_->Sync());
+  }
+  if (group_batch_.ApproximateSize() > kMaxPreallocBytes) group_batch_ = storage::WriteBatch();
   *synced = sync;
   return Status::OK();
 }
 
 void StagingEngine::CommitLoop() {
-  std::vector<Batch> group;
+  std::vector<std::shared_ptr<const Staged>> group;
   std::unique_lock<std::mutex> l(mu_);
   while (true) {
     work_cv_.wait(l, [this] { return stop_ || !queue_.empty(); });
@@ -164,10 +325,10 @@ void StagingEngine::CommitLoop() {
     // slower the disk, the larger the group.
     bool synced = false;
     Status s = Commit(group, &synced);
-    uint64_t ticket = group.back().ticket;
-    DKV_ASSERT(ticket >= group.front().ticket);
-    // Drop our references first, so the loop (which allocated the writes)
-    // frees them when it retires the batch: no cross-thread frees.
+    uint64_t ticket = group.back()->ticket;
+    DKV_ASSERT(ticket >= group.front()->ticket);
+    // Drop our references first, so the loop (which allocated the batches)
+    // reuses or frees them when it retires them: no cross-thread frees.
     group.clear();
     on_committed_(ticket, synced, s);
     l.lock();

@@ -29,6 +29,9 @@ inline constexpr size_t kValueHeaderSize = 9;  // type byte + fixed64 expiry
 std::string EncodeStoredValue(const StoredValue& v);
 // The same from the parts (no StoredValue to build first).
 std::string EncodeStoredValue(ValueType type, int64_t expire_at_ms, std::string_view payload);
+// The same into *out (replacing its contents; its buffer is reused).
+void EncodeStoredValueTo(std::string* out, ValueType type, int64_t expire_at_ms,
+                         std::string_view payload);
 // Corruption if shorter than the header or of an unknown type.
 Status DecodeStoredValue(std::string_view bytes, StoredValue* v);
 
