@@ -1,17 +1,20 @@
 // distkv: the operator's tool (DESIGN.md §6). `distkv cluster up|status|down`
 // start a local cluster of distkv-server processes described by one TOML
-// file (src/cluster/cluster_config.h, docs/cluster.md), report on it, and
-// stop it. Until the multi-Raft node is wired into distkv-server, every node
-// runs as an independent single-node server, and the tool says so.
+// file (src/cluster/cluster_config.h, docs/cluster.md), report on it (nodes,
+// and per shard its members, leader, term and applied indexes) and stop it.
+// `distkv shard add-replica|remove-replica|transfer-leader` change a shard's
+// membership and leadership through any node (docs/runtime.md).
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <climits>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 
+#include "cluster/admin_client.h"
 #include "cluster/cluster_config.h"
 #include "cluster/launcher.h"
 
@@ -30,17 +33,17 @@ using dkv::cluster::LaunchMode;
 // Time one node gets to answer PING/INFO/health during `status`.
 constexpr int kStatusProbeTimeoutMs = 1000;
 
-constexpr bool kReplicated = dkv::cluster::kCurrentLaunchMode == LaunchMode::kCluster;
+// Time DKV.SHARDS gets during `status` (the node asks its peers for at most
+// a second itself).
+constexpr int kShardsTimeoutMs = 5000;
+// Time an admin command gets: adding a replica waits for it to catch up
+// (up to 30 s on the node, docs/runtime.md).
+constexpr int kDefaultAdminTimeoutMs = 60'000;
 
-// What the nodes are, said plainly: never claim replication that is not there.
+// What the nodes are, said plainly.
 const char* ModeNote() {
-  if (kReplicated) {
-    return "cluster mode: every shard is a Raft group of replication-factor replicas; any node\n"
-           "serves any key (see docs/runtime.md for the commands supported).\n"
-           "Per-shard roles, leaders, terms and applied indexes: redis-cli -p <port> DKV.STATUS";
-  }
-  return "standalone mode: replication not wired yet -- each node is an independent single-node\n"
-         "distkv-server; keys are NOT replicated or sharded across nodes.";
+  return "cluster mode: every shard is a Raft group of replication-factor replicas; any node\n"
+         "serves any key (see docs/runtime.md for the commands supported).";
 }
 
 std::string SelfExe() {
@@ -139,6 +142,28 @@ int ClusterUp(const UpArgs& a) {
     }
     return Fail(failure);
   }
+  if (!config.IsExisting()) {
+    // Every node founded its shards: from now on a node whose data dir lost
+    // its FOUNDED marker must not found them again (docs/runtime.md,
+    // "Operations: replacing a node's disk"). A hand-written file is not
+    // rewritten (its comments would go); the operator is told instead.
+    auto on_disk = dkv::cluster::LoadClusterConfig(config_path);
+    std::string text;
+    {
+      std::ifstream in(config_path);
+      std::stringstream buf;
+      buf << in.rdbuf();
+      text = buf.str();
+    }
+    if (on_disk.ok() && text == on_disk->ToToml()) {
+      config.cluster_state = "existing";
+      if (Status s = dkv::cluster::WriteClusterConfig(config, config_path); !s.ok()) return Fail(s);
+      std::cout << "marked " << config_path << " cluster_state = \"existing\"\n";
+    } else {
+      std::cout << "note: set cluster_state = \"existing\" in " << config_path
+                << " now that every node founded its shards (docs/cluster.md)\n";
+    }
+  }
   std::cout << "\n" << ModeNote() << "\n\n";
   for (const auto& node : config.nodes) {
     std::string host;
@@ -181,13 +206,20 @@ int ClusterStatus(const std::string& dir, const std::string& config_flag, bool j
     nodes.push_back(dkv::cluster::QueryNode(*config, node, kStatusProbeTimeoutMs));
     if (nodes.back().ping_ok) up++;
   }
+  dkv::cluster::NodeId asked = 0;
+  auto shards = dkv::cluster::QueryShards(*config, kShardsTimeoutMs, &asked);
   const auto placement = config->InitialPlacement();
+  auto ids = [](const std::vector<dkv::cluster::NodeId>& v, const char* empty) {
+    std::string out;
+    for (auto id : v) out += (out.empty() ? "" : ",") + std::to_string(id);
+    return out.empty() ? std::string(empty) : out;
+  };
   if (json) {
     std::ostringstream out;
     out << "{\"cluster_id\":" << JsonString(config->cluster_id) << ",\"mode\":\""
         << dkv::cluster::LaunchModeName(dkv::cluster::kCurrentLaunchMode)
-        << "\",\"replicated\":" << (kReplicated ? "true" : "false") << ",\"nodes_up\":" << up
-        << ",\"nodes\":[";
+        << "\",\"replicated\":true,\"cluster_state\":" << JsonString(config->cluster_state)
+        << ",\"nodes_up\":" << up << ",\"nodes\":[";
     for (size_t i = 0; i < nodes.size(); i++) {
       const auto& n = nodes[i];
       out << (i ? "," : "") << "{\"id\":" << n.id << ",\"addr\":" << JsonString(n.client_addr)
@@ -197,11 +229,31 @@ int ClusterStatus(const std::string& dir, const std::string& config_flag, bool j
           << ",\"keys\":" << (n.keys.empty() ? "null" : n.keys)
           << ",\"health_http\":" << n.admin_http_code << "}";
     }
-    out << "]}";
+    out << "],\"shards\":";
+    if (!shards.ok()) {
+      out << "null";
+    } else {
+      out << "[";
+      for (size_t i = 0; i < shards->size(); i++) {
+        const auto& sh = (*shards)[i];
+        out << (i ? "," : "") << "{\"shard\":" << sh.shard << ",\"leader\":" << sh.leader
+            << ",\"term\":" << sh.term << ",\"applied\":" << sh.applied << ",\"voters\":["
+            << ids(sh.voters, "") << "],\"learners\":[" << ids(sh.learners, "")
+            << "],\"replicas\":[";
+        for (size_t j = 0; j < sh.replicas.size(); j++) {
+          const auto& r = sh.replicas[j];
+          out << (j ? "," : "") << "{\"node\":" << r.node << ",\"role\":" << JsonString(r.role)
+              << ",\"applied\":" << r.applied << "}";
+        }
+        out << "]}";
+      }
+      out << "]";
+    }
+    out << "}";
     std::cout << out.str() << "\n";
   } else {
     std::cout << "cluster " << config->cluster_id << ": " << up << "/" << nodes.size()
-              << " nodes up\n"
+              << " nodes up (cluster_state " << config->cluster_state << ")\n"
               << ModeNote() << "\n\n";
     std::printf("%-6s %-22s %-8s %-6s %-8s %-8s %-7s %s\n", "node", "address", "pid", "state",
                 "uptime_s", "keys", "health", "role");
@@ -215,18 +267,60 @@ int ClusterStatus(const std::string& dir, const std::string& config_flag, bool j
                   n.ping_ok ? n.role.c_str() : n.ping_error.c_str());
     }
     std::cout << "\nshards: " << config->shards << ", replication factor "
-              << config->replication_factor
-              << (kReplicated
-                      ? " -- initial placement (current leaders, terms and applied indexes:\n"
-                        "DKV.STATUS on each node):\n"
-                      : " -- planned placement (not active in standalone mode):\n");
-    for (size_t s = 0; s < placement.size(); s++) {
-      std::cout << "  shard " << s << ": nodes";
-      for (auto id : placement[s]) std::cout << " " << id;
-      std::cout << "\n";
+              << config->replication_factor;
+    if (shards.ok()) {
+      std::cout << " -- live membership as node " << asked << " sees it (DKV.SHARDS):\n";
+      std::printf("%-6s %-7s %-6s %-9s %-12s %-9s %s\n", "shard", "leader", "term", "applied",
+                  "voters", "learners", "replicas (node:role:applied)");
+      for (const auto& sh : *shards) {
+        std::string reps;
+        for (const auto& r : sh.replicas) {
+          reps += (reps.empty() ? "" : " ") + std::to_string(r.node) + ":" + r.role + ":" +
+                  std::to_string(r.applied);
+        }
+        std::printf("%-6llu %-7s %-6llu %-9llu %-12s %-9s %s\n",
+                    static_cast<unsigned long long>(sh.shard),
+                    sh.leader ? std::to_string(sh.leader).c_str() : "none",
+                    static_cast<unsigned long long>(sh.term),
+                    static_cast<unsigned long long>(sh.applied), ids(sh.voters, "-").c_str(),
+                    ids(sh.learners, "-").c_str(), reps.empty() ? "-" : reps.c_str());
+      }
+    } else {
+      std::cout << " -- no node answered DKV.SHARDS (" << shards.status().ToString()
+                << "); initial placement:\n";
+      for (size_t s = 0; s < placement.size(); s++) {
+        std::cout << "  shard " << s << ": nodes";
+        for (auto id : placement[s]) std::cout << " " << id;
+        std::cout << "\n";
+      }
     }
   }
   return up == static_cast<int>(nodes.size()) ? 0 : 1;
+}
+
+// The node's error reply, without the probe's "reply: " prefix.
+std::string ErrorText(const Status& s) {
+  std::string m = s.message();
+  return m.rfind("reply: ", 0) == 0 ? m.substr(7) : m;
+}
+
+// `distkv shard add-replica|remove-replica|transfer-leader SHARD NODE`: one
+// admin command through the first node that answers.
+int ShardCommand(const std::string& command, const std::string& dir, const std::string& config_flag,
+                 const std::string& shard, const std::string& node, int timeout_ms) {
+  auto config = LoadExisting(ConfigPath(dir, config_flag));
+  if (!config.ok()) return Fail(config.status());
+  std::string name = command == "add-replica"      ? "DKV.ADDREPLICA"
+                     : command == "remove-replica" ? "DKV.REMOVEREPLICA"
+                                                   : "DKV.TRANSFERLEADER";
+  auto r = dkv::cluster::RunAdminCommand(*config, {name, shard, node}, timeout_ms);
+  if (!r.ok()) {
+    std::cerr << "distkv: shard " << command << " " << shard << " " << node << ": "
+              << (r.status().IsAborted() ? ErrorText(r.status()) : r.status().ToString()) << "\n";
+    return 1;
+  }
+  std::cout << "shard " << shard << ": " << command << " " << node << ": " << *r << "\n";
+  return 0;
 }
 
 // Validates a cluster TOML and prints what it describes: for people editing
@@ -336,7 +430,30 @@ int main(int argc, char** argv) {
   check_cmd->add_option("--dir", dir, "cluster directory")->capture_default_str();
   check_cmd->add_option("--config", config_flag, "cluster TOML");
 
+  CLI::App* shard_cmd = app.add_subcommand("shard", "change a shard's replicas or leader");
+  shard_cmd->require_subcommand(1);
+  std::string shard_arg, node_arg;
+  int admin_timeout_ms = kDefaultAdminTimeoutMs;
+  std::vector<std::pair<std::string, CLI::App*>> shard_subs;
+  for (const auto& [sub, help] : std::vector<std::pair<std::string, std::string>>{
+           {"add-replica", "add a replica of SHARD on NODE (joins empty, catches up, votes)"},
+           {"remove-replica", "remove NODE's replica of SHARD (the node drops its data)"},
+           {"transfer-leader", "make NODE the leader of SHARD"}}) {
+    CLI::App* c = shard_cmd->add_subcommand(sub, help);
+    c->add_option("--dir", dir, "cluster directory")->capture_default_str();
+    c->add_option("--config", config_flag, "cluster TOML");
+    c->add_option("--timeout-ms", admin_timeout_ms, "wait for the answer")->capture_default_str();
+    c->add_option("SHARD", shard_arg, "shard id")->required();
+    c->add_option("NODE", node_arg, "node id")->required();
+    shard_subs.emplace_back(sub, c);
+  }
+
   CLI11_PARSE(app, argc, argv);
+  for (const auto& [sub, c] : shard_subs) {
+    if (c->parsed()) {
+      return ShardCommand(sub, dir, config_flag, shard_arg, node_arg, admin_timeout_ms);
+    }
+  }
   if (up_cmd->parsed()) return ClusterUp(up);
   if (status_cmd->parsed()) return ClusterStatus(dir, config_flag, json);
   if (check_cmd->parsed()) return ClusterCheck(dir, config_flag);

@@ -156,7 +156,69 @@ bool ParseReply(const std::string& buf, Result<std::string>* out) {
   }
 }
 
+// Parses one array of bulk strings at the start of buf (an error reply too).
+// Returns false if incomplete.
+bool ParseLines(const std::string& buf, Result<std::vector<std::string>>* out) {
+  size_t eol = buf.find("\r\n");
+  if (eol == std::string::npos) return false;
+  if (buf[0] == '-') {
+    *out = Status::Aborted("reply", buf.substr(1, eol - 1));
+    return true;
+  }
+  if (buf[0] != '*') {
+    *out = Status::Corruption("reply", "expected an array");
+    return true;
+  }
+  const long count = std::strtol(buf.c_str() + 1, nullptr, 10);
+  if (count < 0 || count > 1'000'000) {
+    *out = Status::Corruption("reply", "bad array length");
+    return true;
+  }
+  std::vector<std::string> lines;
+  size_t pos = eol + 2;
+  for (long i = 0; i < count; i++) {
+    const size_t end = buf.find("\r\n", pos);
+    if (end == std::string::npos) return false;
+    if (buf[pos] != '$') {
+      *out = Status::Corruption("reply", "expected bulk strings");
+      return true;
+    }
+    const long len = std::strtol(buf.c_str() + pos + 1, nullptr, 10);
+    if (len < 0) {
+      *out = Status::Corruption("reply", "null in the array");
+      return true;
+    }
+    if (buf.size() < end + 2 + static_cast<size_t>(len) + 2) return false;
+    lines.push_back(buf.substr(end + 2, static_cast<size_t>(len)));
+    pos = end + 2 + static_cast<size_t>(len) + 2;
+  }
+  *out = std::move(lines);
+  return true;
+}
+
 }  // namespace
+
+Result<std::vector<std::string>> RespCallLines(const std::string& host, int port,
+                                               const std::vector<std::string>& argv,
+                                               int timeout_ms) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  Socket sock;
+  DKV_RETURN_IF_ERROR(sock.Connect(host, port, deadline));
+  std::string req = "*" + std::to_string(argv.size()) + "\r\n";
+  for (const auto& a : argv) req += "$" + std::to_string(a.size()) + "\r\n" + a + "\r\n";
+  DKV_RETURN_IF_ERROR(sock.SendAll(req, deadline));
+  std::string buf;
+  while (true) {
+    Result<std::vector<std::string>> reply = Status::Corruption("reply", "none");
+    if (!buf.empty() && ParseLines(buf, &reply)) return reply;
+    bool eof = false;
+    DKV_RETURN_IF_ERROR(sock.ReadSome(&buf, &eof, deadline));
+    if (eof) {
+      if (!buf.empty() && ParseLines(buf, &reply)) return reply;
+      return Status::Unavailable(host + ":" + std::to_string(port), "closed before replying");
+    }
+  }
+}
 
 Result<std::string> RespCall(const std::string& host, int port,
                              const std::vector<std::string>& argv, int timeout_ms) {

@@ -25,6 +25,13 @@ inline constexpr size_t kMaxProbeReplyBytes = 1 << 20;
 Result<std::string> RespCall(const std::string& host, int port,
                              const std::vector<std::string>& argv, int timeout_ms);
 
+// Like RespCall for commands that answer an array of bulk strings
+// (DKV.STATUS, DKV.SHARDS): the strings in order. Corruption for any other
+// reply shape; a RESP error is Aborted with its text.
+Result<std::vector<std::string>> RespCallLines(const std::string& host, int port,
+                                               const std::vector<std::string>& argv,
+                                               int timeout_ms);
+
 // GET path over HTTP/1.0; returns the status code and fills *body.
 Result<int> HttpGet(const std::string& host, int port, const std::string& path, int timeout_ms,
                     std::string* body);

@@ -103,7 +103,7 @@ TEST_F(ClusterProcessTest, UpStatusDownLeavesNoProcess) {
     auto pong = RespCall(host, port, {"PING"}, 5000);
     ASSERT_TRUE(pong.ok()) << pong.status().ToString();
     EXPECT_EQ(*pong, "PONG");
-    // Standalone nodes: each keeps its own keys.
+    // Replicated: a write through a node reads back through it.
     auto set = RespCall(host, port, {"SET", "k", "node-" + std::to_string(n.id)}, 5000);
     ASSERT_TRUE(set.ok()) << set.status().ToString();
     auto get = RespCall(host, port, {"GET", "k"}, 5000);
@@ -158,6 +158,49 @@ TEST_F(ClusterProcessTest, UpStatusDownLeavesNoProcess) {
   RunResult down_again = Distkv("cluster down --dir " + dir_);
   EXPECT_EQ(down_again.exit_code, 0) << down_again.output;
   EXPECT_TRUE(Contains(down_again.output, "not running")) << down_again.output;
+}
+
+TEST_F(ClusterProcessTest, ShardCommandsChangeMembershipAndLeadershipAndStatusShowsThem) {
+  RunResult up = Distkv("cluster up --nodes 3 --shards 2 --dir " + dir_ + " --server-bin " +
+                        DISTKV_SERVER_PATH + " --loglevel warn");
+  ASSERT_EQ(up.exit_code, 0) << up.output;
+  // Every node founded its shards: the config now says the cluster exists.
+  auto config = LoadClusterConfig(dir_ + "/cluster.toml");
+  ASSERT_TRUE(config.ok());
+  EXPECT_TRUE(config->IsExisting());
+
+  RunResult status = Distkv("cluster status --dir " + dir_);
+  EXPECT_EQ(status.exit_code, 0) << status.output;
+  EXPECT_TRUE(Contains(status.output, "live membership as node 1 sees it")) << status.output;
+  EXPECT_FALSE(Contains(status.output, "standalone")) << status.output;
+
+  for (const char* to : {"2", "3"}) {
+    RunResult t = Distkv("shard transfer-leader --dir " + dir_ + " 0 " + to);
+    EXPECT_EQ(t.exit_code, 0) << t.output;
+    EXPECT_TRUE(Contains(t.output, "shard 0: transfer-leader " + std::string(to) + ": OK"))
+        << t.output;
+  }
+  RunResult json = Distkv("cluster status --json --dir " + dir_);
+  EXPECT_TRUE(Contains(json.output, "{\"shard\":0,\"leader\":3,")) << json.output;
+
+  RunResult rm = Distkv("shard remove-replica --config " + dir_ + "/cluster.toml 1 3");
+  EXPECT_EQ(rm.exit_code, 0) << rm.output;
+  json = Distkv("cluster status --json --dir " + dir_);
+  EXPECT_TRUE(Contains(json.output, "\"voters\":[1,2],")) << json.output;
+  RunResult add = Distkv("shard add-replica --dir " + dir_ + " 1 3");
+  EXPECT_EQ(add.exit_code, 0) << add.output;
+  json = Distkv("cluster status --json --dir " + dir_);
+  EXPECT_FALSE(Contains(json.output, "\"voters\":[1,2],")) << json.output;
+
+  RunResult bad = Distkv("shard add-replica --dir " + dir_ + " 9 1");
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
+  EXPECT_TRUE(Contains(bad.output, "ERR invalid shard '9': expected 0..1")) << bad.output;
+  RunResult again = Distkv("shard add-replica --dir " + dir_ + " 1 3");
+  EXPECT_EQ(again.exit_code, 1) << again.output;
+  EXPECT_TRUE(Contains(again.output, "ERR node 3 is already a voter of shard 1")) << again.output;
+
+  RunResult down = Distkv("cluster down --dir " + dir_);
+  EXPECT_EQ(down.exit_code, 0) << down.output;
 }
 
 TEST_F(ClusterProcessTest, KilledNodeShowsDownAndRestartsWithItsData) {
