@@ -659,10 +659,40 @@ std::vector<std::string> AdminService::LocalReplicaLines() {
 
 void AdminService::LearnView(const ReplicaView& v) {
   if (v.shard >= config_.shards || v.voters.empty()) return;
+  MaybeDropStale(v);
   // Only a replica that is a voter of its own membership speaks for it (a
   // removed replica that never learned of it still lists itself).
   if (std::find(v.voters.begin(), v.voters.end(), v.node) == v.voters.end()) return;
   router_->SetMembers(v.shard, v.voters, v.role == "leader" ? v.node : 0);
+}
+
+void AdminService::MaybeDropStale(const ReplicaView& leader_view) {
+  // A replica removed while this node was down or cut off never got its
+  // ADMIN DROP and never applies its removal (nobody sends it the log). The
+  // leader's word settles it: a leader whose applied membership, at an index
+  // beyond everything this replica applied, lists this node neither as voter
+  // nor as learner has removed it. Only replicas that were members here are
+  // dropped (a joining replica applies older memberships on its way up).
+  const NodeId self = runtime_->self();
+  if (leader_view.role != "leader" || leader_view.node == self) return;
+  node::Node& node = runtime_->node();
+  const ShardId shard = leader_view.shard;
+  if (!node.HasReplica(shard) || was_member_.count(shard) == 0) return;
+  auto listed = [self](const std::vector<NodeId>& ids) {
+    return std::find(ids.begin(), ids.end(), self) != ids.end();
+  };
+  if (listed(leader_view.voters) || listed(leader_view.learners)) return;
+  Result<node::ReplicaStatus> st = node.GetReplicaStatus(shard);
+  if (!st.ok() || st.value().role == raft::Role::kLeader) return;
+  if (leader_view.term < st.value().term || leader_view.applied <= st.value().applied) return;
+  Status s = node.RemoveReplica(shard);
+  spdlog::warn(
+      "shard {}: leader {} (term {}, applied {}) no longer lists this node; stale "
+      "replica (applied {}) dropped: {}",
+      shard, leader_view.node, leader_view.term, leader_view.applied, st.value().applied,
+      s.ToString());
+  was_member_.erase(shard);
+  router_->SetLocalServing(shard, true);
 }
 
 void AdminService::RefreshMembership() {
@@ -690,6 +720,7 @@ void AdminService::Start() {
 void AdminService::Housekeeping() {
   node::Node& node = runtime_->node();
   const NodeId self = runtime_->self();
+  size_t leaderless = 0;
   for (ShardId shard : node.Shards()) {
     Result<node::ReplicaStatus> st = node.GetReplicaStatus(shard);
     if (!st.ok()) continue;
@@ -705,9 +736,17 @@ void AdminService::Housekeeping() {
       was_member_.erase(shard);
       continue;
     }
+    if (st.value().leader == 0) leaderless++;
     const bool voter = st.value().conf.IsVoter(self);
     router_->SetLocalServing(shard, voter);
     if (voter) router_->SetMembers(shard, st.value().conf.voters, st.value().leader);
+  }
+  // A replica without a leader may be one the group removed while this node
+  // was away: ask the peers now and then (their leaders' views drop it).
+  const auto now = std::chrono::steady_clock::now();
+  if (leaderless > 0 && now - last_leaderless_refresh_ > kLeaderlessRefreshInterval) {
+    last_leaderless_refresh_ = now;
+    RefreshMembership();
   }
   const auto period = runtime_->tick_interval() * kAdminHousekeepingTicks;
   runtime_->RunAfter(period, [this] { Housekeeping(); });

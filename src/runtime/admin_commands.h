@@ -98,7 +98,11 @@ class AdminService {
   // Replies for "this node cannot serve a leader-only request for `shard`".
   ShardReply NotLeaderReply(ShardId shard);
   void Housekeeping();
+  // Records a peer's view of a shard's membership for routing.
   void LearnView(const ReplicaView& v);
+  // Drops this node's replica of the view's shard if the view is a leader's
+  // that removed this node after everything the replica applied.
+  void MaybeDropStale(const ReplicaView& leader_view);
 
   NodeRuntime* const runtime_;
   ShardRouter* const router_;
@@ -107,6 +111,7 @@ class AdminService {
   // those are dropped when it stops listing it: a replica that joins empty
   // applies the group's older memberships (without itself) on its way up.
   std::set<ShardId> was_member_;
+  std::chrono::steady_clock::time_point last_leaderless_refresh_{};
 };
 
 }  // namespace dkv::runtime

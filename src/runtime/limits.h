@@ -70,6 +70,9 @@ inline constexpr uint64_t kAdminCatchUpSlackEntries = 64;
 // How often the admin service looks at this node's replicas (removed ones
 // are dropped, serving flags updated) -- in ticks of the raft loop.
 inline constexpr uint64_t kAdminHousekeepingTicks = 5;
+// A node with a leaderless replica asks its peers for their shards at most
+// this often (a replica removed while the node was away learns it so).
+inline constexpr std::chrono::milliseconds kLeaderlessRefreshInterval{2000};
 // DKV.SHARDS waits at most this long for the peers' answers, then answers
 // with what it has (a paused peer must not hold an operator for the forward
 // timeout).

@@ -281,6 +281,33 @@ TEST(ClusterAdminTest, RemoveReplicaUnderWritesDropsItsDataAndTheNodeForwards) {
   ExpectAckedReadable(cluster, victim, w, acked);
 }
 
+TEST(ClusterAdminTest, AReplicaRemovedWhileItsNodeWasDownIsDroppedWhenItComesBack) {
+  ClusterHarness cluster(3, 2);
+  const uint64_t shard = 0;
+  const uint64_t leader = WaitLeader(cluster, 1, shard);
+  ASSERT_NE(leader, 0u);
+  const uint64_t victim = leader == 3 ? 2 : 3;
+  const auto keys = KeysOfShard(cluster.config(), shard, 20, "d");
+  Client c = cluster.ClientFor(leader);
+  for (size_t i = 0; i < 10; i++) ASSERT_EQ(c.Text({"SET", keys[i], "before"}), "OK");
+  cluster.Signal(victim, SIGKILL);
+  // Its ADMIN DROP cannot be delivered; the change is committed anyway.
+  EXPECT_EQ(c.Text({"DKV.REMOVEREPLICA", std::to_string(shard), std::to_string(victim)}), "OK");
+  for (size_t i = 10; i < 20; i++) ASSERT_EQ(c.Text({"SET", keys[i], "after"}), "OK");
+  ASSERT_TRUE(HasShardDir(cluster, victim, shard));
+  cluster.Start(victim);
+  cluster.WaitReady(victim);
+  EXPECT_TRUE(WaitFor([&] { return ReplicaOn(cluster, victim, shard).empty(); }))
+      << ReplicaOn(cluster, victim, shard)["voters"];
+  EXPECT_FALSE(HasShardDir(cluster, victim, shard));
+  EXPECT_NE(cluster.Log(victim).find("no longer lists this node"), std::string::npos);
+  EXPECT_FALSE(ReplicaOn(cluster, victim, 1).empty());  // its other shard is untouched
+  Client r = cluster.ClientFor(victim);
+  for (size_t i = 0; i < 20; i++) {
+    EXPECT_EQ(r.Text({"GET", keys[i]}), i < 10 ? "before" : "after") << keys[i];
+  }
+}
+
 TEST(ClusterAdminTest, EmptyDiskNodeIsRefusedThenReplacedAndCatchesUpBySnapshot) {
   ClusterHarness cluster(3, 1);
   const uint64_t shard = 0;
