@@ -122,6 +122,8 @@ struct AdminService::Call {
   std::vector<std::string> args;
   std::chrono::steady_clock::time_point deadline;
   int attempt = 0;
+  bool outcome_unknown = false;  // an earlier try was sent and got no answer
+  std::string last_error;        // of the last try that got no answer
   ReplyFn done;
 };
 
@@ -185,41 +187,54 @@ void AdminService::Execute(const std::string& name, const std::vector<std::strin
 // `reply("")` means +OK; any other text is the error reply.
 void AdminService::AddReplica(ShardId shard, NodeId node, std::function<void(std::string)> reply) {
   // 1. The target creates an empty replica that waits for the leader.
-  CallNode(node, shard, {"ADMIN", "JOIN"}, [this, shard, node, reply](ShardReply r) {
-    if (r.kind == ShardReply::Kind::kError) return reply(r.error);
-    // 2. The leader adds it as a learner: it receives the log (or a
-    // snapshot) without counting for commits while it catches up.
-    CallLeader(shard, {"ADMIN", "CONF", "ADDLEARNER", std::to_string(node)},
-               [this, shard, node, reply](ShardReply r) {
-                 if (r.kind == ShardReply::Kind::kError) return reply(r.error);
-                 if (r.integer == 2) {
-                   return reply("ERR node " + std::to_string(node) +
-                                " is already a voter of shard " + std::to_string(shard));
-                 }
-                 WaitCaughtUp(shard, node, std::chrono::steady_clock::now() + kAdminCatchUpWait,
-                              reply);
-               });
-  });
+  CallNodeIdempotent(
+      node, shard, {"ADMIN", "JOIN"}, std::chrono::steady_clock::now() + kAdminStepWait,
+      [this, shard, node, reply](ShardReply r) {
+        if (r.kind == ShardReply::Kind::kError) return reply(r.error);
+        // 2. The leader adds it as a learner: it receives the log (or a
+        // snapshot) without counting for commits while it catches up.
+        CallLeader(shard, {"ADMIN", "CONF", "ADDLEARNER", std::to_string(node)},
+                   [this, shard, node, reply](ShardReply r) {
+                     if (r.kind == ShardReply::Kind::kError) return reply(r.error);
+                     if (r.integer == 2) {
+                       return reply("ERR node " + std::to_string(node) +
+                                    " is already a voter of shard " + std::to_string(shard));
+                     }
+                     WaitCaughtUp(shard, node, std::chrono::steady_clock::now() + kAdminCatchUpWait,
+                                  0, reply);
+                   });
+      });
 }
 
 void AdminService::WaitCaughtUp(ShardId shard, NodeId node,
-                                std::chrono::steady_clock::time_point deadline,
+                                std::chrono::steady_clock::time_point deadline, uint64_t target,
                                 std::function<void(std::string)> reply) {
-  // 3. Once the learner's log matches the leader's commit, 4. promote it.
+  // 3. Once the learner's log reaches the leader's commit index as of the
+  // first look (or comes within kAdminCatchUpSlackEntries of the current
+  // one: under a steady write load it never quite touches it), 4. promote it.
   CallLeader(
-      shard, {"ADMIN", "CAUGHTUP", std::to_string(node)},
-      [this, shard, node, deadline, reply](ShardReply r) {
+      shard, {"ADMIN", "PROGRESS", std::to_string(node)},
+      [this, shard, node, deadline, target, reply](ShardReply r) {
         if (r.kind == ShardReply::Kind::kError) return reply(r.error);
-        if (r.integer != 1) {
+        uint64_t match = 0, commit = 0;
+        if (r.kind != ShardReply::Kind::kValues || r.values.size() != 2 || !r.values[0] ||
+            !r.values[1] || !ParseU64(*r.values[0], &match) || !ParseU64(*r.values[1], &commit)) {
+          return reply("ERR shard " + std::to_string(shard) + ": malformed progress answer");
+        }
+        const uint64_t goal = target != 0 ? target : std::max<uint64_t>(commit, 1);
+        const bool caught_up =
+            match > 0 && (match >= goal || match + kAdminCatchUpSlackEntries >= commit);
+        if (!caught_up) {
           if (std::chrono::steady_clock::now() > deadline) {
             return reply("ERR node " + std::to_string(node) + " joined shard " +
-                         std::to_string(shard) +
-                         " as a learner but did not catch up in time; run DKV.ADDREPLICA again "
-                         "to promote it");
+                         std::to_string(shard) + " as a learner but did not catch up in time (" +
+                         std::to_string(match) + " of " + std::to_string(commit) +
+                         "); run DKV.ADDREPLICA again to promote it");
           }
-          runtime_->RunAfter(std::chrono::milliseconds(100), [this, shard, node, deadline, reply] {
-            WaitCaughtUp(shard, node, deadline, reply);
-          });
+          runtime_->RunAfter(std::chrono::milliseconds(100),
+                             [this, shard, node, deadline, goal, reply] {
+                               WaitCaughtUp(shard, node, deadline, goal, reply);
+                             });
           return;
         }
         CallLeader(shard, {"ADMIN", "CONF", "ADDVOTER", std::to_string(node)},
@@ -359,6 +374,7 @@ void AdminService::CallLeader(ShardId shard, std::vector<std::string> args, Repl
 void AdminService::CallLeaderAttempt(std::shared_ptr<Call> call) {
   const ShardId shard = call->shard;
   if (std::chrono::steady_clock::now() > call->deadline) {
+    if (!call->last_error.empty()) return call->done(ShardReply::Error(call->last_error));
     return call->done(
         ShardReply::Error("UNAVAILABLE shard " + std::to_string(shard) + " has no leader"));
   }
@@ -374,30 +390,66 @@ void AdminService::CallLeaderAttempt(std::shared_ptr<Call> call) {
   }
   call->attempt++;
   if (target == 0) return retry();
-  CallNode(target, shard, call->args, [this, call, target, retry](ShardReply r) {
-    const ShardId shard = call->shard;
-    switch (r.kind) {
-      case ShardReply::Kind::kNotLeader:
-        router_->NoteLeader(shard, r.leader != target ? r.leader : 0);
-        return retry();
-      case ShardReply::Kind::kNoLeader:
-        return retry();
-      case ShardReply::Kind::kNoReplica:
-        if (router_->LeaderHint(shard) == target) router_->NoteLeader(shard, 0);
-        RefreshMembership();
-        return retry();
-      default:
-        call->done(std::move(r));
-    }
-  });
+  CallNodeRaw(target, shard, call->args,
+              [this, call, target, retry](ShardReply r, Delivery delivery) {
+                const ShardId shard = call->shard;
+                if (delivery != Delivery::kAnswered) {
+                  // Not sent (peer down: try another), or sent and unanswered.
+                  // Every leader step is idempotent (it checks the membership
+                  // first), so it is asked again; the unknown outcome is
+                  // remembered to read the next answer right.
+                  if (delivery == Delivery::kUnknown) call->outcome_unknown = true;
+                  if (router_->LeaderHint(shard) == target) router_->NoteLeader(shard, 0);
+                  call->last_error = r.error;
+                  return retry();
+                }
+                switch (r.kind) {
+                  case ShardReply::Kind::kNotLeader:
+                    router_->NoteLeader(shard, r.leader != target ? r.leader : 0);
+                    return retry();
+                  case ShardReply::Kind::kNoLeader:
+                    return retry();
+                  case ShardReply::Kind::kNoReplica:
+                    if (router_->LeaderHint(shard) == target) router_->NoteLeader(shard, 0);
+                    RefreshMembership();
+                    return retry();
+                  default:
+                    break;
+                }
+                if (call->outcome_unknown && r.kind == ShardReply::Kind::kInteger &&
+                    r.integer == 2 && call->args.size() == 4 && call->args[2] == "REMOVE") {
+                  r.integer = 1;  // "not a member": our earlier, unanswered try removed it
+                }
+                call->done(std::move(r));
+              });
+}
+
+void AdminService::CallNodeIdempotent(NodeId node, ShardId shard, std::vector<std::string> args,
+                                      std::chrono::steady_clock::time_point deadline,
+                                      ReplyFn done) {
+  CallNodeRaw(
+      node, shard, args,
+      [this, node, shard, args, deadline, done](ShardReply r, Delivery delivery) {
+        if (delivery == Delivery::kAnswered || std::chrono::steady_clock::now() > deadline) {
+          return done(std::move(r));
+        }
+        runtime_->RunAfter(runtime_->tick_interval(),
+                           [=, this] { CallNodeIdempotent(node, shard, args, deadline, done); });
+      });
 }
 
 void AdminService::CallNode(NodeId node, ShardId shard, std::vector<std::string> args,
                             ReplyFn done) {
+  CallNodeRaw(node, shard, std::move(args), [done](ShardReply r, Delivery) { done(std::move(r)); });
+}
+
+void AdminService::CallNodeRaw(NodeId node, ShardId shard, std::vector<std::string> args,
+                               std::function<void(ShardReply, Delivery)> done) {
   auto decode = [done](std::string bytes) {
     Result<ShardReply> r = DecodeShardReply(bytes);
-    if (!r.ok()) return done(ShardReply::Error("ERR " + r.status().ToString()));
-    done(std::move(r.value()));
+    if (!r.ok())
+      return done(ShardReply::Error("ERR " + r.status().ToString()), Delivery::kAnswered);
+    done(std::move(r.value()), Delivery::kAnswered);
   };
   if (node == runtime_->self()) {
     Serve(node, shard, std::move(args), decode);
@@ -412,10 +464,12 @@ void AdminService::CallNode(NodeId node, ShardId shard, std::vector<std::string>
           if (reply.status().IsTimedOut()) {
             return done(ShardReply::Error("UNAVAILABLE shard " + std::to_string(shard) +
                                           ": no answer from node " + std::to_string(node) +
-                                          ", the outcome is unknown (see DKV.SHARDS)"));
+                                          ", the outcome is unknown (see DKV.SHARDS)"),
+                        Delivery::kUnknown);
           }
           return done(ShardReply::Error("UNAVAILABLE node " + std::to_string(node) +
-                                        " is not reachable: " + reply.status().ToString()));
+                                        " is not reachable: " + reply.status().ToString()),
+                      Delivery::kNotSent);
         }
         decode(std::move(reply.value()));
       },
@@ -489,7 +543,8 @@ void AdminService::Serve(NodeId from, ShardId shard, std::vector<std::string> ar
   }
   if (args.size() != 3 || !ParseU64(args[2], &target)) return bad(verb + " arguments");
   if (verb == "TRANSFER") return ServeTransfer(shard, target, std::move(respond));
-  if (verb == "CAUGHTUP") {
+  if (verb == "PROGRESS") {
+    // The target's log match as the leader knows it, and the leader's commit.
     if (!node.HasReplica(shard) || node.LeaderOf(shard) != runtime_->self()) {
       return respond(Encode(NotLeaderReply(shard)));
     }
@@ -497,9 +552,10 @@ void AdminService::Serve(NodeId from, ShardId shard, std::vector<std::string> ar
     if (!st.ok()) return respond(Encode(NotLeaderReply(shard)));
     for (const raft::PeerProgress& p : st.value().progress) {
       if (p.id != target) continue;
-      const uint64_t commit = st.value().commit;
-      const bool caught_up = p.match + kAdminCatchUpSlackEntries >= commit && p.match > 0;
-      return respond(Encode(Integer(caught_up ? 1 : 0)));
+      ShardReply r;
+      r.kind = ShardReply::Kind::kValues;
+      r.values = {std::to_string(p.match), std::to_string(st.value().commit)};
+      return respond(Encode(r));
     }
     return respond(Encode(ShardReply::Error("ERR node " + std::to_string(target) +
                                             " is not a member of shard " + std::to_string(shard))));

@@ -77,8 +77,10 @@ class AdminService {
   using ReplyFn = std::function<void(ShardReply)>;
 
   void AddReplica(ShardId shard, NodeId node, std::function<void(std::string)> reply);
+  // Polls the leader until the learner `node` caught up (`target`: the
+  // commit index to reach, 0 = take the first answer's), then promotes it.
   void WaitCaughtUp(ShardId shard, NodeId node, std::chrono::steady_clock::time_point deadline,
-                    std::function<void(std::string)> reply);
+                    uint64_t target, std::function<void(std::string)> reply);
   void RemoveReplica(ShardId shard, NodeId node, std::function<void(std::string)> reply);
   void DropOn(NodeId node, ShardId shard, int attempts_left, std::function<void()> done);
   void Shards(std::function<void(std::vector<std::string>)> done);
@@ -87,8 +89,20 @@ class AdminService {
   // within kAdminStepWait) and calls `done` with its final answer.
   void CallLeader(ShardId shard, std::vector<std::string> args, ReplyFn done);
   void CallLeaderAttempt(std::shared_ptr<Call> call);
+  // How a request to a node ended.
+  enum class Delivery {
+    kAnswered,  // the node's answer (or our own)
+    kNotSent,   // never left (peer unreachable, queue full): not executed
+    kUnknown,   // sent, no answer (connection lost, timeout): may have run
+  };
   // Sends `args` to `node` (or serves it here) once.
   void CallNode(NodeId node, ShardId shard, std::vector<std::string> args, ReplyFn done);
+  void CallNodeRaw(NodeId node, ShardId shard, std::vector<std::string> args,
+                   std::function<void(ShardReply, Delivery)> done);
+  // Sends an idempotent request to `node` again every tick while it is not
+  // answered, until `deadline`; then the last error.
+  void CallNodeIdempotent(NodeId node, ShardId shard, std::vector<std::string> args,
+                          std::chrono::steady_clock::time_point deadline, ReplyFn done);
 
   void ServeConfChange(ShardId shard, const std::string& kind, NodeId node,
                        std::function<void(std::string)> respond);

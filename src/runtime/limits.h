@@ -58,15 +58,18 @@ inline constexpr uint64_t kPreferredCampaignTicks = 1000;
 // misrouted requests costs one round of questions, not one per request.
 inline constexpr std::chrono::milliseconds kMembershipRefreshInterval{200};
 
-// Admin commands (runtime/admin_commands.h): how long one waits for its
-// shard's leader or its conf change (each step is retried every tick within
-// it), and how long a new learner may take to catch up (log or snapshot)
-// before it is promoted to voter.
-inline constexpr std::chrono::milliseconds kAdminStepWait{5000};
+// Admin commands (runtime/admin_commands.h): how long one step waits for
+// its shard's leader or its conf change, retried every tick within it --
+// longer than kForwardTimeout so a step whose answer was lost (a peer's
+// connection just came back) is asked again; and how long a new learner may
+// take to catch up (log or snapshot) before it is promoted to voter.
+inline constexpr std::chrono::milliseconds kAdminStepWait{10000};
 inline constexpr std::chrono::milliseconds kAdminCatchUpWait{30000};
-// A learner is caught up when its log matches the leader's up to this many
-// entries of the leader's commit index at the time asked.
-inline constexpr uint64_t kAdminCatchUpSlackEntries = 64;
+// A learner is caught up when its log reaches the leader's commit index as
+// of the first look, or comes within this many entries of the current one
+// (under a steady load a pipelining leader is always some batches ahead;
+// 1024 entries are a few batches and replay in milliseconds).
+inline constexpr uint64_t kAdminCatchUpSlackEntries = 1024;
 // How often the admin service looks at this node's replicas (removed ones
 // are dropped, serving flags updated) -- in ticks of the raft loop.
 inline constexpr uint64_t kAdminHousekeepingTicks = 5;

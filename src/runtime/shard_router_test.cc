@@ -53,8 +53,10 @@ TEST(ShardReplyTest, EveryKindRoundTrips) {
   not_leader.leader = 2;
   ShardReply no_leader;
   no_leader.kind = ShardReply::Kind::kNoLeader;
+  ShardReply no_replica;
+  no_replica.kind = ShardReply::Kind::kNoReplica;
   ShardReply error = ShardReply::Error("UNAVAILABLE shard 4 has no leader");
-  for (const ShardReply& r : {ok, integer, values, not_leader, no_leader, error}) {
+  for (const ShardReply& r : {ok, integer, values, not_leader, no_leader, no_replica, error}) {
     Result<ShardReply> back = DecodeShardReply(EncodeShardReply(r));
     ASSERT_TRUE(back.ok()) << EncodeShardReply(r);
     EXPECT_EQ(back.value().kind, r.kind);

@@ -341,6 +341,7 @@ TEST(ClusterAdminTest, EmptyDiskNodeIsRefusedThenReplacedAndCatchesUpBySnapshot)
   cluster.Start(victim, {"--join"});
   cluster.WaitReady(victim);
   EXPECT_TRUE(ReplicaOn(cluster, victim, shard).empty());
+  EXPECT_NE(WaitLeader(cluster, victim, shard), 0u);  // it hears from its peers
   Client admin = cluster.ClientFor(victim);
   EXPECT_EQ(admin.Text({"DKV.REMOVEREPLICA", "0", std::to_string(victim)}), "OK");
   EXPECT_EQ(admin.Text({"DKV.ADDREPLICA", "0", std::to_string(victim)}), "OK");
