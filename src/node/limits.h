@@ -34,4 +34,19 @@ inline constexpr size_t kMaxPendingRequests = 100000;
 // byte budget, so one slow follower cannot make one call scan the whole log.
 inline constexpr size_t kMaxEntriesPerRead = 4096;
 
+// MVCC versions one GC step examines (one kGc command's apply): GC runs inside
+// the apply of a Raft entry on every replica, so each step must be short (a few
+// milliseconds of scanning) and its deletes must fit in one modest write batch.
+inline constexpr size_t kMaxGcVersionsPerStep = 4096;
+
+// Default age of the versions GC may collect: reads at a timestamp up to ten
+// minutes old still find their history (long scans, lagging followers' reads at
+// a timestamp), while a hot key's versions do not pile up for longer than that.
+inline constexpr int64_t kDefaultGcTtlUs = 10ll * 60 * 1000 * 1000;
+
+// Default ticks between GC passes a leader starts (one minute at the runtime's
+// 25 ms tick): each pass scans the whole shard in steps, so passes much more
+// frequent than the TTL would mostly rescan what the last one left.
+inline constexpr uint64_t kDefaultGcIntervalTicks = 2400;
+
 }  // namespace dkv::node

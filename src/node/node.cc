@@ -24,6 +24,11 @@ struct Node::Replica {
   std::map<std::string, std::vector<PendingRead>> reads_by_context;
   // Reads whose read index is known, waiting for applied >= index.
   std::vector<PendingRead> reads_waiting;
+  // GC proposals (leader): the earliest tick a new pass may start, and the
+  // index of the last kGc proposed (0: none in flight) with its deadline.
+  uint64_t gc_next_pass_tick = 0;
+  uint64_t gc_inflight_index = 0;
+  uint64_t gc_inflight_deadline_tick = 0;
 };
 
 namespace {
@@ -64,6 +69,9 @@ Result<std::unique_ptr<Node>> Node::Open(const NodeOptions& options, Transport* 
   if (options.clock == nullptr) return Status::InvalidArgument("node options", "no clock");
   if (options.data_dir.empty()) return Status::InvalidArgument("node options", "no data_dir");
   if (transport == nullptr) return Status::InvalidArgument("node options", "no transport");
+  if (options.gc_versions_per_step == 0 || options.gc_ttl_us < 0) {
+    return Status::InvalidArgument("node options", "gc_versions_per_step 0 or gc_ttl_us < 0");
+  }
   std::unique_ptr<Node> node(new Node(options, transport));
   node->hlc_ = std::make_unique<Hlc>(*options.clock, options.max_clock_offset_us);
   DKV_RETURN_IF_ERROR(node->env_->CreateDir(options.data_dir));
@@ -82,6 +90,8 @@ Status Node::OpenReplica(ShardId shard, const std::vector<NodeId>& peers) {
   auto r = std::make_unique<Replica>();
   r->shard = shard;
   DKV_ASSIGN_OR_RETURN(r->sm, ShardStateMachine::Open(env_, options_.data_dir, shard));
+  r->sm->set_gc_versions_per_step(options_.gc_versions_per_step);
+  r->gc_next_pass_tick = tick_ + options_.gc_interval_ticks;
   r->log = store_->GetOrCreate(shard);
   const AppliedState& applied = r->sm->applied();
   if (applied.index > r->log->hard_state().commit) {
@@ -213,6 +223,7 @@ void Node::Tick() {
       it = it->second.empty() ? r->reads_by_context.erase(it) : std::next(it);
     }
     ExpireReads(r->reads_waiting, Status::TimedOut(ShardName(shard), "read index not applied"));
+    MaybeProposeGc(*r);
   }
 }
 
@@ -540,6 +551,64 @@ Status Node::MaybeCompact(Replica& r) {
 }
 
 // ---------------------------------------------------------------------------
+// MVCC GC proposals (docs/node.md "GC"): the only hook elsewhere is one call
+// per replica per Tick(); passes, steps and the cursor are the state
+// machine's (ShardStateMachine::GcStep).
+
+std::optional<Timestamp> Node::GcSafePoint(const Replica& r) {
+  const Timestamp now = hlc_->Now();
+  if (now.wall_time_us < options_.gc_ttl_us) return std::nullopt;  // a test clock near 0
+  Timestamp point{now.wall_time_us - options_.gc_ttl_us, 0};
+  // Never collect history a read pending here still needs. Reads at a timestamp
+  // on other nodes are not known here: below the safe point they fail with
+  // InvalidArgument (never a wrong answer), as any read older than the TTL does.
+  auto lower = [&point](const PendingRead& read) {
+    if (read.at.has_value()) point = std::min(point, *read.at);
+  };
+  std::for_each(r.reads_unsent.begin(), r.reads_unsent.end(), lower);
+  std::for_each(r.reads_waiting.begin(), r.reads_waiting.end(), lower);
+  for (const auto& [context, reads] : r.reads_by_context) {
+    std::for_each(reads.begin(), reads.end(), lower);
+  }
+  return point;
+}
+
+void Node::MaybeProposeGc(Replica& r) {
+  if (options_.gc_interval_ticks == 0 || !failed_.ok()) return;
+  if (r.raw->GetStatus().role != raft::Role::kLeader) {
+    r.gc_inflight_index = 0;
+    return;
+  }
+  const AppliedState& applied = r.sm->applied();
+  if (r.gc_inflight_index != 0) {
+    // One kGc in flight at a time: a step starts where the last one stopped,
+    // so proposing the next before the last applied would only repeat it.
+    if (applied.index < r.gc_inflight_index && tick_ < r.gc_inflight_deadline_tick) return;
+    r.gc_inflight_index = 0;
+  }
+  ShardCommand gc;
+  if (!applied.gc_cursor.empty()) {
+    // A pass runs: one more step (the point is the pass's own).
+    gc = ShardCommand::Gc(applied.gc_safe_point);
+  } else {
+    if (tick_ < r.gc_next_pass_tick) return;
+    r.gc_next_pass_tick = tick_ + options_.gc_interval_ticks;
+    std::optional<Timestamp> point = GcSafePoint(r);
+    if (!point.has_value() || *point <= applied.gc_safe_point) return;
+    gc = ShardCommand::Gc(*point);
+  }
+  gc.ts = hlc_->Now();
+  // Untracked: no caller waits for it. A failure (a full uncommitted log, a
+  // lost leadership) is retried at a later tick.
+  if (!r.raw->Propose(EncodeShardCommand(gc)).ok()) return;
+  const raft::NodeStatus st = r.raw->GetStatus();
+  DKV_ASSERT(st.last_index > applied.index);
+  r.gc_inflight_index = st.last_index;
+  r.gc_inflight_deadline_tick = tick_ + options_.request_timeout_ticks;
+  gc_proposals_++;
+}
+
+// ---------------------------------------------------------------------------
 // Queries
 
 Result<ReadResult> Node::LocalRead(ShardId shard, std::string_view key,
@@ -563,6 +632,8 @@ Result<ReplicaStatus> Node::GetReplicaStatus(ShardId shard) const {
   s.conf = r->sm->applied().conf;
   s.removed = !s.conf.IsEmpty() && !s.conf.Contains(options_.id);
   s.progress = st.progress;
+  s.gc_safe_point = r->sm->applied().gc_safe_point;
+  s.gc_running = !r->sm->applied().gc_cursor.empty();
   s.pending_proposals = r->proposals.size();
   s.pending_reads = r->reads_unsent.size() + r->reads_waiting.size();
   for (const auto& [ctx, reads] : r->reads_by_context) s.pending_reads += reads.size();

@@ -23,6 +23,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "node/limits.h"
 #include "node/raft_log_store.h"
 #include "node/shard_command.h"
 #include "node/shard_state_machine.h"
@@ -62,6 +63,16 @@ struct NodeOptions {
   // TimedOut (their outcome is unknown to the caller).
   uint64_t request_timeout_ticks = 100;
 
+  // MVCC GC (docs/node.md "GC"): every gc_interval_ticks a shard's leader
+  // proposes a pass collecting versions older than now - gc_ttl_us (never above
+  // the timestamp of a read at a timestamp pending on this node), then one step
+  // of at most gc_versions_per_step versions per tick until the pass is done.
+  // gc_interval_ticks 0: this node never proposes GC. gc_versions_per_step must
+  // be the same on every node (replicas apply steps alike).
+  int64_t gc_ttl_us = kDefaultGcTtlUs;
+  uint64_t gc_interval_ticks = kDefaultGcIntervalTicks;
+  size_t gc_versions_per_step = kMaxGcVersionsPerStep;
+
   // Seeds each group's election randomness (mixed with the shard id).
   uint64_t rng_seed = 0;
 };
@@ -98,6 +109,9 @@ struct ReplicaStatus {
   std::vector<raft::PeerProgress> progress;
   size_t pending_proposals = 0;
   size_t pending_reads = 0;
+  // MVCC GC: reads below this are refused; a pass is collecting below it.
+  Timestamp gc_safe_point;
+  bool gc_running = false;
 };
 
 class Node {
@@ -178,6 +192,8 @@ class Node {
   // the last such error (for the runtime to log and export).
   uint64_t refused_clock_updates() const { return refused_clock_updates_; }
   const std::string& last_clock_error() const { return last_clock_error_; }
+  // kGc commands this node proposed as a leader (passes started and steps).
+  uint64_t gc_proposals() const { return gc_proposals_; }
   // Synced writes of the raft engine so far (one per round that needed one).
   uint64_t log_syncs() const { return store_->synced_commits(); }
 
@@ -209,6 +225,10 @@ class Node {
   // Completes (with `status`) and removes the reads whose deadline passed.
   void ExpireReads(std::vector<PendingRead>& reads, const Status& status);
   Status MaybeCompact(Replica& r);
+  // Leader only: proposes the next GC step or a new pass when due (node_gc.cc).
+  void MaybeProposeGc(Replica& r);
+  // The GC safe point a new pass may use now, nullopt when none (node_gc.cc).
+  std::optional<Timestamp> GcSafePoint(const Replica& r);
   void Complete(uint64_t token, Status status, uint64_t index = 0);
 
   const NodeOptions options_;
@@ -224,6 +244,7 @@ class Node {
   size_t pending_requests_ = 0;  // proposals and reads not yet completed
   uint64_t dropped_messages_ = 0;
   uint64_t refused_clock_updates_ = 0;
+  uint64_t gc_proposals_ = 0;
   std::string last_clock_error_;
 };
 

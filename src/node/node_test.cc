@@ -569,6 +569,88 @@ class SoloNode {
   std::map<uint64_t, Completion> completions;
 };
 
+// Counts the MVCC versions in the engine of `shard` under env (its node must be down).
+size_t VersionsOnDisk(storage::Env* env, ShardId shard) {
+  auto sm = ShardStateMachine::Open(env, "/node", shard);
+  EXPECT_TRUE(sm.ok()) << sm.status().ToString();
+  if (!sm.ok()) return 0;
+  size_t n = 0;
+  std::unique_ptr<storage::Iterator> it = (*sm)->db()->NewIterator(storage::ReadOptions());
+  for (it->Seek(std::string(1, '\x02')); it->Valid(); it->Next()) n++;
+  return n;
+}
+
+TEST(NodeGcTest, LeaderCollectsOldVersionsOnEveryReplicaThroughTheLog) {
+  // 1 ms per tick: a 50-tick TTL, a pass every 20 ticks, 3 versions per step.
+  Cluster c(3, 10000, [](NodeOptions& o) {
+    o.gc_ttl_us = 50'000;
+    o.gc_interval_ticks = 20;
+    o.gc_versions_per_step = 3;
+  });
+  c.CreateShard(1, {1, 2, 3});
+  for (int v = 0; v < 6; v++) {
+    for (int k = 0; k < 5; k++) {
+      ASSERT_TRUE(c.Put(1, "key" + std::to_string(k), "v" + std::to_string(v)).ok());
+    }
+  }
+  ASSERT_TRUE(c.Write(1, ShardCommand::Delete("key4")).ok());
+  auto latest = c.Read(1, 1, "key0");
+  ASSERT_TRUE(latest.ok());
+  const Timestamp last_write = latest->ts;
+  // Nothing is collected while the versions are younger than the TTL.
+  c.Tick(30);
+  EXPECT_TRUE(c.node(1)->LocalRead(1, "key0", last_write).ok());
+  c.Tick(150);
+  const NodeId leader = c.Leader(1);
+  ASSERT_NE(leader, raft::kNoNode);
+  EXPECT_GT(c.node(leader)->gc_proposals(), 1u);
+  for (NodeId id = 1; id <= 3; id++) {
+    auto st = c.node(id)->GetReplicaStatus(1);
+    ASSERT_TRUE(st.ok());
+    EXPECT_GT(st->gc_safe_point, last_write) << id;
+    EXPECT_LE(st->gc_safe_point.wall_time_us, c.clock_.now_us - 50'000) << id;
+    // The latest versions are untouched; the history below the point is refused.
+    for (int k = 0; k < 4; k++) EXPECT_EQ(ValueOf(c.Read(id, 1, "key" + std::to_string(k))), "v5");
+    EXPECT_EQ(ValueOf(c.Read(id, 1, "key4")), "<none>");
+    EXPECT_TRUE(c.node(id)->LocalRead(1, "key0", last_write).status().IsInvalidArgument());
+  }
+  // One version per live key on every replica: the 4 latest puts.
+  for (NodeId id = 1; id <= 3; id++) c.nodes_[id].reset();
+  for (NodeId id = 1; id <= 3; id++) EXPECT_EQ(VersionsOnDisk(c.envs_[id].get(), 1), 4u) << id;
+}
+
+TEST(NodeGcTest, APendingReadAtATimestampHoldsTheSafePointBelowIt) {
+  Cluster c(3, 10000, [](NodeOptions& o) {
+    o.gc_ttl_us = 1'000'000;
+    o.gc_interval_ticks = 1;
+  });
+  c.CreateShard(1, {1, 2, 3});
+  ASSERT_TRUE(c.Put(1, "k", "old").ok());
+  auto old = c.Read(1, 1, "k");
+  ASSERT_TRUE(old.ok());
+  c.Tick(5);
+  ASSERT_TRUE(c.Put(1, "k", "new").ok());
+  c.clock_.now_us += 2'000'000;  // "old" is now older than the TTL
+  const NodeId leader = c.Leader(1);
+  ASSERT_NE(leader, raft::kNoNode);
+  // A read at old's timestamp is pending when the leader's next pass starts.
+  const uint64_t proposals = c.node(leader)->gc_proposals();
+  ASSERT_TRUE(c.node(leader)->Read(1, "k", 7000, old->ts).ok());
+  c.node(leader)->Tick();
+  EXPECT_EQ(c.node(leader)->gc_proposals(), proposals + 1);
+  c.Pump();
+  ASSERT_TRUE(c.completions_.count(7000));
+  ASSERT_TRUE(c.completions_[7000].status.ok()) << c.completions_[7000].status.ToString();
+  EXPECT_EQ(c.completions_[7000].value, "old");
+  auto st = c.node(leader)->GetReplicaStatus(1);
+  ASSERT_TRUE(st.ok());
+  EXPECT_LE(st->gc_safe_point, old->ts);
+  // Once the read is done, the next pass moves on and "old" is collected.
+  c.Tick(3);
+  EXPECT_TRUE(c.node(leader)->LocalRead(1, "k", old->ts).status().IsInvalidArgument());
+  EXPECT_EQ(ValueOf(c.Read(leader, 1, "k")), "new");
+}
+
 TEST(NodeRecoveryTest, ShardEngineAheadOfRaftEngineFinishesTheSnapshotInstall) {
   // A follower restores a snapshot into its shard engine (durable) and
   // crashes before the raft engine records it. On restart the node completes
@@ -724,11 +806,20 @@ TEST(NodeRecoveryTest, UnansweredProposalsTimeOut) {
 constexpr uint64_t kChaosSeeds = DKV_NODE_CHAOS_SEEDS;
 constexpr int kChaosSteps = DKV_NODE_CHAOS_STEPS;
 
+// Chaos runs collect old versions all along (a pass every 30 ticks below a
+// 20-tick TTL, 8 versions per step), so GC steps interleave with crashes,
+// snapshots and lost messages; every check reads the latest versions.
+void ChaosGc(NodeOptions& o) {
+  o.gc_ttl_us = 20'000;
+  o.gc_interval_ticks = 30;
+  o.gc_versions_per_step = 8;
+}
+
 TEST(NodeChaosTest, AcknowledgedWritesSurviveCrashesAndPartitions) {
   for (uint64_t seed = 1; seed <= kChaosSeeds; seed++) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     Rng rng(seed);
-    Cluster c(3, /*compact_log_entries=*/25);
+    Cluster c(3, /*compact_log_entries=*/25, ChaosGc);
     Rng net_rng(seed + 100);
     c.lossy_ = &net_rng;
     for (ShardId s = 1; s <= 3; s++) c.CreateShard(s, {1, 2, 3});
@@ -789,6 +880,8 @@ TEST(NodeChaosTest, AcknowledgedWritesSurviveCrashesAndPartitions) {
       for (NodeId id = 2; id <= 3; id++) {
         EXPECT_EQ(c.node(id)->GetReplicaStatus(s)->applied, applied) << "shard " << s;
       }
+      // GC passes ran through all of it.
+      EXPECT_GT(c.node(1)->GetReplicaStatus(s)->gc_safe_point, Timestamp{}) << "shard " << s;
     }
   }
 }
@@ -801,7 +894,7 @@ TEST(NodeChaosTest, HistoryOfPutsAndReadsIsLinearizable) {
   for (uint64_t seed = 1; seed <= kChaosSeeds; seed++) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     Rng rng(seed * 7919);
-    Cluster c(3, /*compact_log_entries=*/25);
+    Cluster c(3, /*compact_log_entries=*/25, ChaosGc);
     Rng net_rng(seed + 200);
     c.lossy_ = &net_rng;
     for (ShardId s = 1; s <= 2; s++) c.CreateShard(s, {1, 2, 3});

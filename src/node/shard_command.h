@@ -27,7 +27,7 @@ inline constexpr uint8_t kShardCommandVersion = 1;
 // Frozen: stored in Raft logs.
 enum class CommandType : uint8_t {
   kWrite = 1,  // put/delete ops, applied atomically at `ts`
-  kGc = 2,     // drop versions no read at or above `safe_point` can see
+  kGc = 2,     // one bounded step of a GC pass below `safe_point` (docs/node.md "GC")
 };
 
 // Frozen: stored in Raft logs.

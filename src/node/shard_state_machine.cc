@@ -24,9 +24,6 @@ constexpr uint8_t kValueKindPlain = 0;
 constexpr char kSnapshotMagic[4] = {'D', 'K', 'S', 'S'};
 constexpr uint8_t kSnapshotVersion = 1;
 
-// Versions deleted per batch during GC, so one pass never builds a huge batch.
-constexpr size_t kGcBatchOps = 4096;
-
 const Timestamp kMaxTimestamp{INT64_MAX, Timestamp::kMaxLogical};
 
 Timestamp NextTimestamp(const Timestamp& t) {
@@ -103,15 +100,29 @@ std::string EncodeAppliedState(const AppliedState& s) {
   PutIds(&v, s.conf.learners);
   s.max_ts.EncodeTo(&v);
   s.gc_safe_point.EncodeTo(&v);
+  // Only while a GC pass runs, so records written before passes were
+  // incremental (and every idle replica's) keep their old, shorter form.
+  if (!s.gc_cursor.empty()) {
+    PutLengthPrefixed(&v, s.gc_cursor);
+    v.push_back(static_cast<char>(s.gc_cursor_kept ? 1 : 0));
+  }
   return v;
 }
 
 Result<AppliedState> DecodeAppliedState(std::string_view v) {
   AppliedState s;
   if (!GetVarint64(&v, &s.index) || !GetVarint64(&v, &s.term) || !GetIds(&v, &s.conf.voters) ||
-      !GetIds(&v, &s.conf.learners) || !GetTs(&v, &s.max_ts) || !GetTs(&v, &s.gc_safe_point) ||
-      !v.empty()) {
+      !GetIds(&v, &s.conf.learners) || !GetTs(&v, &s.max_ts) || !GetTs(&v, &s.gc_safe_point)) {
     return Status::Corruption("shard engine", "bad applied state");
+  }
+  if (!v.empty()) {
+    std::string_view cursor;
+    if (!GetLengthPrefixed(&v, &cursor) || cursor.empty() || v.size() != 1 ||
+        static_cast<uint8_t>(v[0]) > 1) {
+      return Status::Corruption("shard engine", "bad GC cursor in applied state");
+    }
+    s.gc_cursor.assign(cursor);
+    s.gc_cursor_kept = v[0] == 1;
   }
   return s;
 }
@@ -216,7 +227,10 @@ Result<std::vector<SnapshotFile>> DecodeSnapshotFiles(std::string_view data) {
 // ShardStateMachine
 
 ShardStateMachine::ShardStateMachine(storage::Env* env, std::string base_dir, ShardId shard)
-    : env_(env), base_dir_(std::move(base_dir)), shard_(shard) {}
+    : env_(env),
+      base_dir_(std::move(base_dir)),
+      shard_(shard),
+      gc_versions_per_step_(kMaxGcVersionsPerStep) {}
 
 ShardStateMachine::~ShardStateMachine() = default;
 
@@ -304,8 +318,10 @@ Status ShardStateMachine::Apply(const std::vector<raft::Entry>& entries) {
       if (!cmd.ok()) {
         bad_commands_++;
       } else if (cmd->type == CommandType::kWrite) {
-        // Timestamps follow log order on every replica, whatever the leader's clock did.
-        cmd->ts = std::max(cmd->ts, NextTimestamp(next.max_ts));
+        // Timestamps follow log order on every replica, whatever the leader's
+        // clock did, and stay above the GC safe point (history above it is whole).
+        cmd->ts =
+            std::max({cmd->ts, NextTimestamp(next.max_ts), NextTimestamp(next.gc_safe_point)});
         next.max_ts = cmd->ts;
         ApplyWrite(*cmd, &batch);
       } else {
@@ -314,8 +330,7 @@ Status ShardStateMachine::Apply(const std::vector<raft::Entry>& entries) {
         DKV_RETURN_IF_ERROR(db_->Write(wo, batch));
         batch.Clear();
         applied_ = next;
-        DKV_RETURN_IF_ERROR(GarbageCollect(cmd->safe_point).status());
-        next.gc_safe_point = applied_.gc_safe_point;
+        DKV_RETURN_IF_ERROR(GcStep(cmd->safe_point, &next, &batch).status());
       }
     }
     next.index = e.index;
@@ -356,52 +371,115 @@ Result<ReadResult> ShardStateMachine::Get(std::string_view key, std::optional<Ti
   return r;
 }
 
-Result<uint64_t> ShardStateMachine::GarbageCollect(const Timestamp& safe_point) {
-  storage::WriteOptions wo;
-  wo.sync = false;
-  storage::WriteBatch batch;
-  uint64_t dropped = 0;
-  std::string current;        // user key being scanned
-  bool kept_visible = false;  // its newest version <= safe_point was seen
+void ShardStateMachine::set_gc_versions_per_step(size_t n) {
+  DKV_ASSERT(n >= 1);
+  gc_versions_per_step_ = n;
+}
+
+Result<uint64_t> ShardStateMachine::GcStep(const Timestamp& point, AppliedState* next,
+                                           storage::WriteBatch* batch) {
+  if (next->gc_cursor.empty()) {
+    // A command at or below the last pass's point is a duplicate or a stale
+    // leader's: starting a pass for it would rescan the shard for nothing.
+    if (point <= next->gc_safe_point) return 0;
+    // From now on some history below `point` may be gone: reads below it are
+    // refused at once, not when the pass ends.
+    next->gc_safe_point = point;
+    next->gc_cursor = std::string(1, kDataPrefix);
+    next->gc_cursor_kept = false;
+  }
+  // A command arriving while a pass runs continues that pass at its own point
+  // (its `point` is not used): the leader proposes the newer point again later.
+  const Timestamp pass_point = next->gc_safe_point;
+  std::string resumed_key;  // the cursor's user key when it resumes inside a key
+  if (next->gc_cursor_kept) {
+    Timestamp unused;
+    DKV_RETURN_IF_ERROR(ParseMvccKey(next->gc_cursor, &resumed_key, &unused));
+  }
   storage::ReadOptions ro;
   ro.fill_cache = false;
-  const std::string start(1, kDataPrefix);
   const std::string end(1, static_cast<char>(kDataPrefix + 1));
   ro.iterate_upper_bound = end;
   std::unique_ptr<storage::Iterator> it = db_->NewIterator(ro);
-  for (it->Seek(start); it->Valid(); it->Next()) {
+  uint64_t dropped = 0;
+  size_t examined = 0;
+  bool first = true;
+  std::string current;  // user key being scanned
+  bool kept = false;    // `current` kept its newest version <= pass_point
+  // The newest visible version of `current` is a tombstone: it is deleted only
+  // together with (in the same batch as) every older version, never before
+  // them, or a read could see an older version come back. A step that stops
+  // inside the key leaves it for the next pass.
+  std::string pending_tombstone;
+  std::string resume;  // empty: the pass reached the end of the shard
+  bool resume_kept = false;
+  for (it->Seek(next->gc_cursor); it->Valid(); it->Next()) {
     std::string user_key;
     Timestamp ts;
     DKV_RETURN_IF_ERROR(ParseMvccKey(it->key(), &user_key, &ts));
-    if (user_key != current) {
-      current = std::move(user_key);
-      kept_visible = false;
-    }
-    if (ts > safe_point) continue;  // still visible to reads above the safe point
-    bool drop = kept_visible;
-    if (!kept_visible) {
-      kept_visible = true;
-      bool tombstone;
-      std::string_view value;
-      DKV_RETURN_IF_ERROR(DecodeValue(it->value(), &tombstone, &value));
-      drop = tombstone;  // a delete that nothing older needs to hide
-    }
-    if (drop) {
-      batch.Delete(it->key());
-      dropped++;
-      if (batch.Count() >= kGcBatchOps) {
-        DKV_RETURN_IF_ERROR(db_->Write(wo, batch));
-        batch.Clear();
+    if (first || user_key != current) {
+      if (!pending_tombstone.empty()) {
+        batch->Delete(pending_tombstone);
+        dropped++;
+        pending_tombstone.clear();
       }
+      kept = first && next->gc_cursor_kept && user_key == resumed_key;
+      current = std::move(user_key);
+      if (examined >= gc_versions_per_step_) {
+        resume.assign(it->key());
+        resume_kept = kept;
+        break;
+      }
+    } else if (examined >= gc_versions_per_step_) {
+      resume.assign(it->key());
+      resume_kept = kept;
+      pending_tombstone.clear();  // older versions remain: keep the tombstone
+      break;
     }
+    first = false;
+    examined++;
+    if (ts > pass_point) continue;  // still visible to reads above the point
+    if (kept) {
+      batch->Delete(it->key());
+      dropped++;
+      continue;
+    }
+    kept = true;
+    bool tombstone;
+    std::string_view value;
+    DKV_RETURN_IF_ERROR(DecodeValue(it->value(), &tombstone, &value));
+    if (tombstone) pending_tombstone.assign(it->key());  // nothing older needs hiding
   }
   DKV_RETURN_IF_ERROR(it->status());
-  it.reset();
-  AppliedState next = applied_;
-  next.gc_safe_point = std::max(next.gc_safe_point, safe_point);
-  batch.Put(kAppliedKey, EncodeAppliedState(next));
-  DKV_RETURN_IF_ERROR(db_->Write(wo, batch));
-  applied_ = next;
+  if (resume.empty() && !pending_tombstone.empty()) {
+    batch->Delete(pending_tombstone);
+    dropped++;
+  }
+  DKV_ASSERT(examined <= gc_versions_per_step_);
+  DKV_ASSERT(dropped <= examined);
+  next->gc_cursor = std::move(resume);
+  next->gc_cursor_kept = resume_kept && !next->gc_cursor.empty();
+  return dropped;
+}
+
+Result<uint64_t> ShardStateMachine::GarbageCollect(const Timestamp& safe_point) {
+  storage::WriteOptions wo;
+  wo.sync = false;
+  uint64_t dropped = 0;
+  // Ends: every step moves the cursor forward through a finite shard, and at
+  // most two passes run (one in progress, then the one at safe_point).
+  for (;;) {
+    AppliedState next = applied_;
+    storage::WriteBatch batch;
+    DKV_ASSIGN_OR_RETURN(uint64_t n, GcStep(safe_point, &next, &batch));
+    dropped += n;
+    if (next != applied_) {
+      batch.Put(kAppliedKey, EncodeAppliedState(next));
+      DKV_RETURN_IF_ERROR(db_->Write(wo, batch));
+      applied_ = next;
+    }
+    if (applied_.gc_cursor.empty() && safe_point <= applied_.gc_safe_point) break;
+  }
   return dropped;
 }
 

@@ -7,7 +7,8 @@
 // turns the engine into Raft snapshot bytes (a checkpoint, checksummed) and
 // back. Frozen layouts (docs/node.md):
 //
-//   0x01 'A'                          -> applied state (index, term, conf, max ts, gc point)
+//   0x01 'A'                          -> applied state (index, term, conf, max ts, gc point
+//                                        [, gc cursor while a pass runs])
 //   0x02 | escape(user key) | ~ts(12) -> value header | value
 //   escape: 0x00 -> 0x00 0xFF, then the terminator 0x00 0x01 (order-preserving,
 //           prefix-free); ~ts: the 12-byte Timestamp encoding, bitwise inverted
@@ -46,8 +47,14 @@ struct AppliedState {
   // The largest commit timestamp applied: the next write gets a larger one, so
   // log order and timestamp order agree on every replica.
   Timestamp max_ts;
-  // Versions only reads at or above this are guaranteed to find.
+  // Versions only reads at or above this are guaranteed to find: the point of
+  // the newest GC pass started (reads below it are refused).
   Timestamp gc_safe_point;
+  // A GC pass in progress (collecting below gc_safe_point) resumes at this MVCC
+  // key; empty when no pass runs. gc_cursor_kept: the cursor's user key already
+  // kept its newest version at or below the point earlier in the pass.
+  std::string gc_cursor;
+  bool gc_cursor_kept = false;
   friend bool operator==(const AppliedState&, const AppliedState&) = default;
 };
 
@@ -87,8 +94,8 @@ class ShardStateMachine {
   // Applies committed entries, in order, as one unsynced batch together with
   // the new applied state. Entries at or below applied().index are skipped
   // (replay). Conf change entries update applied().conf; undecodable commands
-  // are skipped on every replica alike and counted. A kGc command runs a GC
-  // pass. Fails only with the engine's error.
+  // are skipped on every replica alike and counted. A kGc command runs one
+  // bounded step of a GC pass (GcStep). Fails only with the engine's error.
   // REQUIRES: entries are contiguous and start at or below applied().index + 1.
   Status Apply(const std::vector<raft::Entry>& entries);
 
@@ -98,8 +105,15 @@ class ShardStateMachine {
 
   // Deletes every version no read at or above safe_point can see: for each key,
   // all versions older than its newest version at or below safe_point, and that
-  // one too if it is a tombstone. Returns how many versions were dropped.
+  // one too if it is a tombstone. Runs a whole pass here, in steps (finishing a
+  // pass already in progress first). Returns how many versions were dropped.
+  // Local (tests, tools); replicas collect through kGc commands (Apply).
   Result<uint64_t> GarbageCollect(const Timestamp& safe_point);
+
+  // Versions examined per GC step (default kMaxGcVersionsPerStep; tests use
+  // small values to split passes). Every replica must use the same value for
+  // their engines to stay identical. REQUIRES: n >= 1.
+  void set_gc_versions_per_step(size_t n);
 
   // Makes everything applied so far durable (before the raft log is compacted
   // past it).
@@ -128,6 +142,12 @@ class ShardStateMachine {
   std::string CurrentFile() const;
   Status WriteCurrent(uint64_t generation);
   void ApplyWrite(const ShardCommand& cmd, storage::WriteBatch* batch);
+  // One kGc command (shard_gc.cc): starts a pass at `point` when none runs and
+  // `point` is above the last one, then runs one step of the pass: examines at
+  // most gc_versions_per_step_ versions from next->gc_cursor, stages their
+  // deletes in `batch` and moves the cursor in `next`. Returns versions dropped.
+  // REQUIRES: `batch` holds nothing the step's reads would need to see.
+  Result<uint64_t> GcStep(const Timestamp& point, AppliedState* next, storage::WriteBatch* batch);
 
   storage::Env* env_;
   const std::string base_dir_;
@@ -136,6 +156,7 @@ class ShardStateMachine {
   std::unique_ptr<storage::DB> db_;
   AppliedState applied_;
   uint64_t bad_commands_ = 0;
+  size_t gc_versions_per_step_;
 };
 
 // Snapshot byte format (frozen), public for tests and fuzzing:
