@@ -10,7 +10,11 @@ namespace {
 
 // Decodes the varint32-prefixed slice at p. The memtable wrote every entry
 // itself, so the bytes are trusted and the 5-byte bound is only a safety net.
+// Keys under 128 bytes (almost all) have a one-byte length: decode that
+// inline, as every skiplist comparison does it twice.
 inline std::string_view GetLengthPrefixedSlice(const char* p) {
+  const auto first = static_cast<uint8_t>(*p);
+  if (first < 0x80) return std::string_view(p + 1, first);
   uint32_t len = 0;
   const char* q = GetVarint32Ptr(p, p + kMaxVarint32Bytes, &len);
   DKV_DASSERT(q != nullptr);
