@@ -5,7 +5,11 @@
 // its destructor kills every process it started and removes the dir -- also
 // when a test fails (children also get SIGKILL if the test process dies,
 // through PR_SET_PDEATHSIG). Client is a small hiredis wrapper.
-// Tests only; one thread.
+// HarnessOptions let a test change the generated config (e.g. addresses in
+// network namespaces), give each node its own config file (e.g. peer addresses
+// that point at a fault proxy) and start a node inside a network namespace.
+// Tests only. One thread starts, signals and restarts nodes; the const methods
+// (config, ids, ClientFor) may be called from other threads meanwhile.
 #pragma once
 
 #include <fcntl.h>
@@ -14,6 +18,8 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <sched.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -118,13 +124,30 @@ class Client {
   redisContext* ctx_ = nullptr;
 };
 
+// Ways to start a cluster other than the default one (all optional).
+struct HarnessOptions {
+  // Edits the generated config (free loopback ports, fast Raft timing) before
+  // anything uses it, e.g. to put each node on its own address. The result is
+  // what config() returns and where clients connect.
+  std::function<void(cluster::ClusterConfig&)> edit_config;
+  // The config node `id` is started with, given config(): e.g. with the other
+  // nodes' peer addresses pointing at a fault proxy. Empty: config() itself.
+  std::function<cluster::ClusterConfig(uint64_t id, const cluster::ClusterConfig&)> node_config;
+  // A network namespace file (e.g. /var/run/netns/NAME) node `id` runs in;
+  // "" for the test's own namespace. Empty function: every node in ours.
+  std::function<std::string(uint64_t id)> netns_path;
+};
+
 class ClusterHarness {
  public:
   // Fast Raft timing for tests: 20 ms ticks, 400 ms election timeout.
   ClusterHarness(uint32_t nodes, uint32_t shards) : ClusterHarness(nodes, shards, nullptr) {}
   // `edit` (may be null) changes the generated config before it is written.
   ClusterHarness(uint32_t nodes, uint32_t shards,
-                 const std::function<void(cluster::ClusterConfig&)>& edit) {
+                 const std::function<void(cluster::ClusterConfig&)>& edit)
+      : ClusterHarness(nodes, shards, HarnessOptions{.edit_config = edit}) {}
+  ClusterHarness(uint32_t nodes, uint32_t shards, HarnessOptions options)
+      : options_(std::move(options)) {
     char tmpl[] = "/tmp/dkv-cluster-runtime-XXXXXX";
     if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
     dir_ = tmpl;
@@ -135,10 +158,17 @@ class ClusterHarness {
       config_.tick_interval_ms = 20;
       config_.election_timeout_ms = 400;
       config_.heartbeat_interval_ms = 40;
-      if (edit) edit(config_);
+      if (options_.edit_config) options_.edit_config(config_);
       config_path_ = dir_ + "/cluster.toml";
       Status s = cluster::WriteClusterConfig(config_, config_path_);
       if (!s.ok()) throw std::runtime_error(s.ToString());
+      if (options_.node_config) {
+        for (const auto& n : config_.nodes) {
+          const std::string path = NodeConfigPath(n.id);
+          s = cluster::WriteClusterConfig(options_.node_config(n.id, config_), path);
+          if (!s.ok()) throw std::runtime_error(s.ToString());
+        }
+      }
       for (const auto& n : config_.nodes) Start(n.id);
       for (const auto& n : config_.nodes) WaitReady(n.id);
     } catch (...) {
@@ -155,7 +185,9 @@ class ClusterHarness {
 
   const std::string& config_path() const { return config_path_; }
   // Rewrites the config file the nodes read at their next start.
+  // REQUIRES: no HarnessOptions::node_config (per-node files are not rewritten).
   void RewriteConfig(const cluster::ClusterConfig& config) {
+    if (options_.node_config) throw std::runtime_error("RewriteConfig with per-node configs");
     config_ = config;
     Status s = cluster::WriteClusterConfig(config_, config_path_);
     if (!s.ok()) throw std::runtime_error(s.ToString());
@@ -174,14 +206,25 @@ class ClusterHarness {
 
   void Start(uint64_t id, const std::vector<std::string>& extra_args = {}) {
     const std::string log = dir_ + "/node-" + std::to_string(id) + ".log";
-    std::vector<std::string> args = {
-        DISTKV_SERVER_PATH, "--cluster-config", config_path_, "--node-id",
-        std::to_string(id), "--loglevel",       "warn"};
+    const std::string config = options_.node_config ? NodeConfigPath(id) : config_path_;
+    std::vector<std::string> args = {DISTKV_SERVER_PATH, "--cluster-config", config, "--node-id",
+                                     std::to_string(id), "--loglevel",       "warn"};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
+    // The namespace is opened before fork: the child only makes syscalls.
+    int netns_fd = -1;
+    const std::string netns = options_.netns_path ? options_.netns_path(id) : "";
+    if (!netns.empty()) {
+      netns_fd = ::open(netns.c_str(), O_RDONLY | O_CLOEXEC);
+      if (netns_fd < 0) throw std::runtime_error("cannot open " + netns);
+    }
     const pid_t pid = ::fork();
-    if (pid < 0) throw std::runtime_error("fork failed");
+    if (pid < 0) {
+      if (netns_fd >= 0) ::close(netns_fd);
+      throw std::runtime_error("fork failed");
+    }
     if (pid == 0) {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (netns_fd >= 0 && ::setns(netns_fd, CLONE_NEWNET) != 0) ::_exit(126);
       const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       if (fd >= 0) {
         ::dup2(fd, 1);
@@ -193,6 +236,7 @@ class ClusterHarness {
       ::execv(cargs[0], cargs.data());
       ::_exit(127);
     }
+    if (netns_fd >= 0) ::close(netns_fd);
     pids_[id] = pid;
   }
 
@@ -245,6 +289,10 @@ class ClusterHarness {
   }
 
  private:
+  std::string NodeConfigPath(uint64_t id) const {
+    return dir_ + "/cluster-node-" + std::to_string(id) + ".toml";
+  }
+
   void Cleanup() {
     for (auto& [id, pid] : pids_) {
       ::kill(pid, SIGKILL);
@@ -257,6 +305,7 @@ class ClusterHarness {
     }
   }
 
+  HarnessOptions options_;
   std::string dir_;
   std::string config_path_;
   cluster::ClusterConfig config_;
