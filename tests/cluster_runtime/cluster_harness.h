@@ -145,7 +145,7 @@ class ClusterHarness {
   // `edit` (may be null) changes the generated config before it is written.
   ClusterHarness(uint32_t nodes, uint32_t shards,
                  const std::function<void(cluster::ClusterConfig&)>& edit)
-      : ClusterHarness(nodes, shards, HarnessOptions{.edit_config = edit}) {}
+      : ClusterHarness(nodes, shards, EditOnly(edit)) {}
   ClusterHarness(uint32_t nodes, uint32_t shards, HarnessOptions options)
       : options_(std::move(options)) {
     char tmpl[] = "/tmp/dkv-cluster-runtime-XXXXXX";
@@ -289,6 +289,12 @@ class ClusterHarness {
   }
 
  private:
+  static HarnessOptions EditOnly(const std::function<void(cluster::ClusterConfig&)>& edit) {
+    HarnessOptions o;
+    o.edit_config = edit;
+    return o;
+  }
+
   std::string NodeConfigPath(uint64_t id) const {
     return dir_ + "/cluster-node-" + std::to_string(id) + ".toml";
   }
