@@ -539,7 +539,8 @@ void AdminService::Serve(NodeId from, ShardId shard, std::vector<std::string> ar
   uint64_t target = 0;
   if (verb == "CONF") {
     if (args.size() != 4 || !ParseU64(args[3], &target)) return bad("CONF arguments");
-    return ServeConfChange(shard, args[2], target, std::move(respond));
+    return ServeConfChange(shard, args[2], target, std::move(respond),
+                           2 * std::max(1, runtime_->plan().heartbeat_tick) + 2);
   }
   if (args.size() != 3 || !ParseU64(args[2], &target)) return bad(verb + " arguments");
   if (verb == "TRANSFER") return ServeTransfer(shard, target, std::move(respond));
@@ -564,7 +565,8 @@ void AdminService::Serve(NodeId from, ShardId shard, std::vector<std::string> ar
 }
 
 void AdminService::ServeConfChange(ShardId shard, const std::string& kind, NodeId target,
-                                   std::function<void(std::string)> respond) {
+                                   std::function<void(std::string)> respond,
+                                   int liveness_rechecks) {
   node::Node& node = runtime_->node();
   if (!node.HasReplica(shard) || node.LeaderOf(shard) != runtime_->self()) {
     return respond(Encode(NotLeaderReply(shard)));
@@ -601,6 +603,13 @@ void AdminService::ServeConfChange(ShardId shard, const std::string& kind, NodeI
           best_match = p.match;
         }
       }
+      if (best == 0 && liveness_rechecks > 0) {
+        runtime_->RunAfter(runtime_->tick_interval(),
+                           [this, shard, kind, target, respond, liveness_rechecks] {
+                             ServeConfChange(shard, kind, target, respond, liveness_rechecks - 1);
+                           });
+        return;
+      }
       if (best == 0) {
         return respond(
             Encode(ShardReply::Error("ERR node " + std::to_string(target) + " leads " + where +
@@ -626,6 +635,16 @@ void AdminService::ServeConfChange(ShardId shard, const std::string& kind, NodeI
         }
       }
       if (live < remaining / 2 + 1) {
+        if (liveness_rechecks > 0) {
+          // Raft clears "recently active" once per election timeout and the
+          // next heartbeat answers set it again: look again over a few
+          // heartbeats before calling a voter dead.
+          runtime_->RunAfter(runtime_->tick_interval(),
+                             [this, shard, kind, target, respond, liveness_rechecks] {
+                               ServeConfChange(shard, kind, target, respond, liveness_rechecks - 1);
+                             });
+          return;
+        }
         return respond(Encode(ShardReply::Error(
             "ERR removing node " + std::to_string(target) + " from " + where + " would leave " +
             std::to_string(live) + " live of " + std::to_string(remaining) +

@@ -104,8 +104,10 @@ class AdminService {
   void CallNodeIdempotent(NodeId node, ShardId shard, std::vector<std::string> args,
                           std::chrono::steady_clock::time_point deadline, ReplyFn done);
 
+  // `liveness_rechecks`: ticks to look again before refusing a removal for
+  // lack of live voters.
   void ServeConfChange(ShardId shard, const std::string& kind, NodeId node,
-                       std::function<void(std::string)> respond);
+                       std::function<void(std::string)> respond, int liveness_rechecks);
   void ServeTransfer(ShardId shard, NodeId node, std::function<void(std::string)> respond);
   void WaitTransfer(ShardId shard, NodeId node, int ticks_left,
                     std::function<void(std::string)> respond);

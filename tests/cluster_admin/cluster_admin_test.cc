@@ -166,7 +166,12 @@ TEST(ClusterAdminTest, TransferLeaderMovesLeadershipAndWritesGoOn) {
   const uint64_t target = leader == 1 ? 2 : 1;
   const uint64_t via = 6 - leader - target;  // the third node asks
   Client c = cluster.ClientFor(via);
+  const auto t0 = Clock::now();
   EXPECT_EQ(c.Text({"DKV.TRANSFERLEADER", "0", std::to_string(target)}), "OK");
+  std::printf(
+      "DKV.TRANSFERLEADER took %lld ms\n",
+      static_cast<long long>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count()));
   EXPECT_EQ(ReplicaOn(cluster, target, 0)["role"], "leader");
   EXPECT_TRUE(
       WaitFor([&] { return ReplicaOn(cluster, via, 0)["leader"] == std::to_string(target); }));
@@ -227,7 +232,12 @@ TEST(ClusterAdminTest, AddReplicaOnAFourthNodeUnderWritesServesEveryAckedWrite) 
   Writer w(cluster, 1, KeysOfShard(cluster.config(), shard, 100000, "a"));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   Client c = cluster.ClientFor(2);
+  const auto t0 = Clock::now();
   EXPECT_EQ(c.Text({"DKV.ADDREPLICA", std::to_string(shard), "4"}), "OK");
+  std::printf(
+      "DKV.ADDREPLICA under writes took %lld ms\n",
+      static_cast<long long>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count()));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   const auto acked = w.Stop();
   EXPECT_TRUE(w.errors().empty()) << w.errors().front();
@@ -343,8 +353,13 @@ TEST(ClusterAdminTest, EmptyDiskNodeIsRefusedThenReplacedAndCatchesUpBySnapshot)
   EXPECT_TRUE(ReplicaOn(cluster, victim, shard).empty());
   EXPECT_NE(WaitLeader(cluster, victim, shard), 0u);  // it hears from its peers
   Client admin = cluster.ClientFor(victim);
+  const auto t0 = Clock::now();
   EXPECT_EQ(admin.Text({"DKV.REMOVEREPLICA", "0", std::to_string(victim)}), "OK");
   EXPECT_EQ(admin.Text({"DKV.ADDREPLICA", "0", std::to_string(victim)}), "OK");
+  std::printf(
+      "remove + add of the wiped node (snapshot of %zu keys) took %lld ms\n", keys.size(),
+      static_cast<long long>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count()));
   Fields mine = ReplicaOn(cluster, victim, shard);
   EXPECT_EQ(mine["voters"], "1,2,3");
   EXPECT_NE(mine["first"], "1") << "caught up by log, not by snapshot";
