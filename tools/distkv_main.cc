@@ -84,6 +84,7 @@ struct UpArgs {
   std::string loglevel = "info";
   std::string appendfsync = "always";
   int ready_timeout_ms = 20'000;
+  std::vector<uint64_t> join;
 };
 
 int ClusterUp(const UpArgs& a) {
@@ -116,6 +117,12 @@ int ClusterUp(const UpArgs& a) {
   options.loglevel = a.loglevel;
   options.appendfsync = a.appendfsync;
   options.ready_timeout_ms = a.ready_timeout_ms;
+  for (uint64_t id : a.join) {
+    if (config.FindNode(id) == nullptr) {
+      return Fail(Status::InvalidArgument("--join " + std::to_string(id), "no such node"));
+    }
+    options.join_nodes.push_back(id);
+  }
 
   std::vector<std::pair<const dkv::cluster::NodeConfig*, pid_t>> started;
   Status failure;
@@ -407,6 +414,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   up_cmd->add_option("--ready-timeout-ms", up.ready_timeout_ms, "per node wait for PING")
       ->capture_default_str();
+  up_cmd->add_option("--join", up.join,
+                     "node ids started with --join: found nothing, wait for add-replica "
+                     "(empty-disk replacement)");
 
   std::string dir = "./distkv-cluster", config_flag;
   bool json = false;

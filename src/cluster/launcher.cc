@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <algorithm>
 
 #include <cerrno>
 #include <chrono>
@@ -104,6 +105,10 @@ std::vector<std::string> ServerArgs(const ClusterConfig& config, const NodeConfi
     args.push_back(options.config_path);
     args.push_back("--node-id");
     args.push_back(std::to_string(node.id));
+    if (std::find(options.join_nodes.begin(), options.join_nodes.end(), node.id) !=
+        options.join_nodes.end()) {
+      args.push_back("--join");
+    }
   }
   return args;
 }

@@ -36,6 +36,9 @@ struct LaunchOptions {
   std::string appendfsync = "always";
   // Per node: how long `up` waits for PING before it gives up.
   int ready_timeout_ms = 20'000;
+  // Nodes started with --join (cluster mode): they found nothing and wait to
+  // be given replicas (an empty-disk replacement, docs/cluster.md).
+  std::vector<NodeId> join_nodes;
 };
 
 // THE place that decides a node's command line (argv[0] = server_bin).

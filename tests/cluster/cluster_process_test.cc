@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -199,6 +200,32 @@ TEST_F(ClusterProcessTest, ShardCommandsChangeMembershipAndLeadershipAndStatusSh
   EXPECT_EQ(again.exit_code, 1) << again.output;
   EXPECT_TRUE(Contains(again.output, "ERR node 3 is already a voter of shard 1")) << again.output;
 
+  // Node 3 loses its disk: a plain start is refused, the documented
+  // procedure (--join, then remove + add per shard) brings it back.
+  auto pid3 = ReadPidFile(*config, 3);
+  ASSERT_TRUE(pid3.has_value());
+  ::kill(*pid3, SIGKILL);
+  for (int i = 0; i < 100 && IsServerProcess(*pid3); i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  fs::remove_all(config->NodeDir(3) + "/data");
+  RunResult refused = Distkv("cluster up --dir " + dir_ + " --server-bin " + DISTKV_SERVER_PATH);
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  EXPECT_TRUE(Contains(refused.output, "start it with --join")) << refused.output;
+  RunResult joined =
+      Distkv("cluster up --dir " + dir_ + " --server-bin " + DISTKV_SERVER_PATH + " --join 3");
+  EXPECT_EQ(joined.exit_code, 0) << joined.output;
+  for (const char* shard : {"0", "1"}) {
+    RunResult r = Distkv("shard remove-replica --dir " + dir_ + " " + shard + " 3");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    RunResult a = Distkv("shard add-replica --dir " + dir_ + " " + shard + " 3");
+    EXPECT_EQ(a.exit_code, 0) << a.output;
+  }
+  json = Distkv("cluster status --json --dir " + dir_);
+  EXPECT_TRUE(Contains(json.output, "\"nodes_up\":3")) << json.output;
+  EXPECT_FALSE(Contains(json.output, "\"voters\":[1,2],")) << json.output;
+  EXPECT_TRUE(Contains(json.output, "{\"node\":3,\"role\":\"follower\"")) << json.output;
+
   RunResult down = Distkv("cluster down --dir " + dir_);
   EXPECT_EQ(down.exit_code, 0) << down.output;
 }
@@ -301,6 +328,12 @@ TEST(LauncherTest, ServerArgsComeFromTheModeAndTheNode) {
   args = ServerArgs(*config, n, o);
   EXPECT_TRUE(has(args, "--node-id", "2"));
   EXPECT_TRUE(has(args, "--cluster-config", "/tmp/x/cluster.toml"));
+  EXPECT_EQ(std::count(args.begin(), args.end(), "--join"), 0);
+  o.join_nodes = {2};
+  args = ServerArgs(*config, n, o);
+  EXPECT_EQ(std::count(args.begin(), args.end(), "--join"), 1);
+  const auto first = ServerArgs(*config, config->nodes[0], o);  // not in join_nodes
+  EXPECT_EQ(std::count(first.begin(), first.end(), "--join"), 0);
 }
 
 TEST(LauncherTest, ParseInfoReadsFieldsAndSkipsSections) {
