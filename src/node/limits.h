@@ -26,6 +26,22 @@ inline constexpr size_t kMaxOpsPerCommand = 4096;
 // and its tables); more means a damaged or hostile snapshot.
 inline constexpr size_t kMaxSnapshotFiles = 100000;
 
+// A file name inside a snapshot: the engine's names are short (MANIFEST-...,
+// 000042.sst); the bound keeps a hostile header from growing the receiver's
+// field buffer.
+inline constexpr size_t kMaxSnapshotFileNameBytes = 255;
+
+// Buffer for reading a checkpoint's files once to checksum them before a
+// snapshot is sent: memory per snapshot made, whatever the shard's size.
+inline constexpr uint64_t kSnapshotIoBytes = 256 << 10;
+
+// Snapshot bytes a node holds in memory per stream: one chunk of this size on
+// the leader (read from the files as it is sent) and on the follower (written
+// to disk as it arrives). NodeOptions::max_snapshot_chunk_bytes may not exceed
+// it: 4 MiB keeps a chunk well under any frame limit while a 1 GiB shard still
+// streams in a few hundred messages.
+inline constexpr uint64_t kMaxSnapshotChunkBytes = 4 << 20;
+
 // Outstanding proposals and reads per node: the runtime gets ResourceExhausted
 // beyond it instead of growing memory without bound behind a slow quorum.
 inline constexpr size_t kMaxPendingRequests = 100000;

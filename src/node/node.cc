@@ -69,6 +69,10 @@ Result<std::unique_ptr<Node>> Node::Open(const NodeOptions& options, Transport* 
   if (options.clock == nullptr) return Status::InvalidArgument("node options", "no clock");
   if (options.data_dir.empty()) return Status::InvalidArgument("node options", "no data_dir");
   if (transport == nullptr) return Status::InvalidArgument("node options", "no transport");
+  if (options.max_snapshot_chunk_bytes == 0 ||
+      options.max_snapshot_chunk_bytes > kMaxSnapshotChunkBytes) {
+    return Status::InvalidArgument("node options", "max_snapshot_chunk_bytes out of range");
+  }
   if (options.gc_versions_per_step == 0 || options.gc_ttl_us < 0) {
     return Status::InvalidArgument("node options", "gc_versions_per_step 0 or gc_ttl_us < 0");
   }
@@ -126,16 +130,18 @@ Status Node::OpenReplica(ShardId shard, const std::vector<NodeId>& peers) {
   c.pre_vote = options_.pre_vote;
   c.check_quorum = options_.check_quorum;
   c.max_snapshot_chunk_bytes = options_.max_snapshot_chunk_bytes;
+  c.snapshot_sink = r->sm->snapshot_sink();  // received chunks go to disk as they arrive
   c.clock_drift_bound_ticks = options_.lease_clock_drift_bound_ticks;
   c.forward_proposals = false;  // the server forwards, with the leader hint we return
   c.rng_seed = options_.rng_seed ^ Hash64(std::to_string(shard), options_.id);
   DKV_ASSIGN_OR_RETURN(r->raw, raft::RawNode::Create(c, r->log));
   // Snapshots are made on demand at the applied index, from a checkpoint of
-  // the shard engine, whose applied state gives the metadata.
+  // the shard engine, whose applied state gives the metadata; raft reads the
+  // bytes from the checkpoint's files chunk by chunk as it sends them.
   ShardStateMachine* sm = r->sm.get();
   r->log->SetSnapshotProvider([sm]() -> Result<raft::Snapshot> {
     raft::Snapshot s;
-    DKV_ASSIGN_OR_RETURN(s.data, sm->CreateSnapshot());
+    DKV_ASSIGN_OR_RETURN(s.source, sm->CreateSnapshotSource());
     const AppliedState& a = sm->applied();
     s.metadata = raft::SnapshotMetadata{a.index, a.term, a.conf};
     return s;
@@ -389,7 +395,8 @@ Result<std::vector<Completion>> Node::ProcessReady() {
   for (auto& [r, rd] : readies) {
     if (rd.snapshot.has_value()) {
       const raft::SnapshotMetadata& meta = rd.snapshot->metadata;
-      Status st = r->sm->RestoreSnapshot(rd.snapshot->data);
+      Status st = rd.snapshot->staged ? r->sm->InstallReceivedSnapshot()
+                                      : r->sm->RestoreSnapshot(rd.snapshot->data);
       if (st.ok() && r->sm->applied().index != meta.index) {
         st = Status::Corruption(ShardName(r->shard),
                                 "snapshot for index " + std::to_string(meta.index) +

@@ -49,6 +49,8 @@ struct NodeOptions {
   int heartbeat_tick = 1;
   bool pre_vote = true;
   bool check_quorum = true;
+  // Snapshot bytes per message, and so per snapshot stream in memory on
+  // either side. 1..kMaxSnapshotChunkBytes.
   uint64_t max_snapshot_chunk_bytes = 1 << 20;
   // Lease reads (raft::Config::clock_drift_bound_ticks): a leader whose lease
   // holds answers ReadIndex without a heartbeat round. Unset: always confirm.

@@ -21,9 +21,6 @@ const std::string kAppliedKey = std::string(1, kMetaPrefix) + "A";
 constexpr uint8_t kFlagTombstone = 0x01;
 constexpr uint8_t kValueKindPlain = 0;
 
-constexpr char kSnapshotMagic[4] = {'D', 'K', 'S', 'S'};
-constexpr uint8_t kSnapshotVersion = 1;
-
 const Timestamp kMaxTimestamp{INT64_MAX, Timestamp::kMaxLogical};
 
 Timestamp NextTimestamp(const Timestamp& t) {
@@ -178,51 +175,6 @@ Status ParseMvccKey(std::string_view key, std::string* user_key, Timestamp* ts) 
   return Status::OK();
 }
 
-std::string EncodeSnapshotFiles(const std::vector<SnapshotFile>& files) {
-  std::string out(kSnapshotMagic, sizeof(kSnapshotMagic));
-  out.push_back(static_cast<char>(kSnapshotVersion));
-  PutVarint32(&out, static_cast<uint32_t>(files.size()));
-  for (const SnapshotFile& f : files) {
-    PutLengthPrefixed(&out, f.name);
-    PutFixed64(&out, f.contents.size());
-    out.append(f.contents);
-    PutFixed32(&out, Checksum32(f.name, f.contents));
-  }
-  PutFixed32(&out, Checksum32(out));
-  return out;
-}
-
-Result<std::vector<SnapshotFile>> DecodeSnapshotFiles(std::string_view data) {
-  auto bad = [](std::string_view what) { return Status::Corruption("shard snapshot", what); };
-  if (data.size() < sizeof(kSnapshotMagic) + 1 + 4) return bad("too short");
-  const uint32_t want = DecodeFixed32(data.data() + data.size() - 4);
-  std::string_view in = data.substr(0, data.size() - 4);
-  if (Checksum32(in) != want) return bad("checksum mismatch");
-  if (in.substr(0, 4) != std::string_view(kSnapshotMagic, 4)) return bad("bad magic");
-  if (static_cast<uint8_t>(in[4]) != kSnapshotVersion) return bad("unknown version");
-  in.remove_prefix(5);
-  uint32_t count;
-  if (!GetVarint32(&in, &count) || count > kMaxSnapshotFiles) return bad("bad file count");
-  std::vector<SnapshotFile> files;
-  for (uint32_t i = 0; i < count; i++) {
-    std::string_view name;
-    uint64_t size;
-    if (!GetLengthPrefixed(&in, &name) || !GetFixed64(&in, &size)) return bad("bad file header");
-    if (name.empty() || name == "." || name == ".." || name.find('/') != std::string_view::npos ||
-        name.find('\0') != std::string_view::npos) {
-      return bad("bad file name");
-    }
-    if (size > in.size()) return bad("file beyond the data");
-    std::string_view contents = in.substr(0, size);
-    in.remove_prefix(size);
-    uint32_t crc;
-    if (!GetFixed32(&in, &crc) || crc != Checksum32(name, contents)) return bad("file checksum");
-    files.push_back({std::string(name), std::string(contents)});
-  }
-  if (!in.empty()) return bad("trailing bytes");
-  return files;
-}
-
 // ---------------------------------------------------------------------------
 // ShardStateMachine
 
@@ -230,7 +182,8 @@ ShardStateMachine::ShardStateMachine(storage::Env* env, std::string base_dir, Sh
     : env_(env),
       base_dir_(std::move(base_dir)),
       shard_(shard),
-      gc_versions_per_step_(kMaxGcVersionsPerStep) {}
+      gc_versions_per_step_(kMaxGcVersionsPerStep),
+      receiver_(env) {}
 
 ShardStateMachine::~ShardStateMachine() = default;
 
@@ -240,6 +193,10 @@ bool ShardStateMachine::Exists(storage::Env* env, const std::string& base_dir, S
 
 std::string ShardStateMachine::GenerationDir(uint64_t generation) const {
   return base_dir_ + "/shard-" + std::to_string(shard_) + "-" + std::to_string(generation);
+}
+
+std::string ShardStateMachine::CheckpointPrefix() const {
+  return base_dir_ + "/shard-" + std::to_string(shard_) + ".checkpoint-";
 }
 
 std::string ShardStateMachine::CurrentFile() const {
@@ -270,6 +227,17 @@ Result<std::unique_ptr<ShardStateMachine>> ShardStateMachine::Open(storage::Env*
     if (g == 0) return Status::Corruption(sm->CurrentFile(), "generation 0");
     generation = g;
     fresh = false;
+  }
+  // Checkpoints are a running process's snapshots being sent: any found now
+  // are a crash's leftovers.
+  if (Result<std::vector<std::string>> children = env->GetChildren(base_dir); children.ok()) {
+    const std::string prefix = sm->CheckpointPrefix().substr(base_dir.size() + 1);
+    for (const std::string& name : *children) {
+      // (".checkpoint" without a number: the name before snapshots streamed)
+      if (name.starts_with(prefix) || name + "-" == prefix) {
+        RemoveDirAndFiles(env, base_dir + "/" + name);
+      }
+    }
   }
   DKV_RETURN_IF_ERROR(sm->OpenGeneration(generation, /*create=*/fresh));
   if (fresh) DKV_RETURN_IF_ERROR(sm->WriteCurrent(generation));
@@ -495,41 +463,83 @@ Status ShardStateMachine::Destroy() {
   return env_->SyncDir(base_dir_);
 }
 
-Result<std::string> ShardStateMachine::CreateSnapshot() {
-  const std::string dir = base_dir_ + "/shard-" + std::to_string(shard_) + ".checkpoint";
-  RemoveDirAndFiles(env_, dir);  // a leftover of a crash
-  DKV_RETURN_IF_ERROR(db_->CreateCheckpoint(dir));
-  std::vector<SnapshotFile> files;
-  Result<std::vector<std::string>> names = env_->GetChildren(dir);
-  Status st = names.status();
-  if (st.ok()) {
-    std::vector<std::string> sorted = *names;
-    std::sort(sorted.begin(), sorted.end());
-    for (const std::string& name : sorted) {
-      Result<std::string> contents = storage::ReadFileToString(env_, dir + "/" + name);
-      if (!contents.ok()) {
-        st = contents.status();
-        break;
-      }
-      files.push_back({name, std::move(contents).value()});
+// Raft's snapshot sink for this replica: the receiver, writing into the next
+// generation's directory. A finished snapshot waits for its install (the next
+// round); a new stream meanwhile is refused rather than allowed to delete it.
+class ShardStateMachine::Sink final : public raft::SnapshotSink {
+ public:
+  explicit Sink(ShardStateMachine* sm) : sm_(sm) {}
+  Status Begin(const raft::SnapshotMetadata&) override {
+    if (sm_->receiver_.finished()) {
+      refused_ = true;  // raft calls Abort next: keep the finished one
+      return Status::Busy("shard snapshot", "a received snapshot waits for its install");
     }
+    return sm_->receiver_.Begin(sm_->GenerationDir(sm_->generation_ + 1));
   }
+  Status Append(std::string_view chunk) override { return sm_->receiver_.Append(chunk); }
+  Status Finish() override { return sm_->receiver_.Finish(); }
+  void Abort() override {
+    if (refused_) {
+      refused_ = false;
+      return;
+    }
+    sm_->receiver_.Abort();
+  }
+
+ private:
+  ShardStateMachine* const sm_;
+  bool refused_ = false;
+};
+
+raft::SnapshotSink* ShardStateMachine::snapshot_sink() {
+  if (!sink_) sink_ = std::make_unique<Sink>(this);
+  return sink_.get();
+}
+
+Result<std::shared_ptr<const raft::SnapshotSource>> ShardStateMachine::CreateSnapshotSource() {
+  // A directory per snapshot: raft may still stream an older one.
+  const std::string dir = CheckpointPrefix() + std::to_string(++checkpoint_seq_);
   RemoveDirAndFiles(env_, dir);
-  DKV_RETURN_IF_ERROR(st);
-  return EncodeSnapshotFiles(files);
+  if (Status st = db_->CreateCheckpoint(dir); !st.ok()) {
+    RemoveDirAndFiles(env_, dir);
+    return st;
+  }
+  DKV_ASSIGN_OR_RETURN(std::shared_ptr<SnapshotFileSource> src,
+                       SnapshotFileSource::Create(env_, dir));
+  return std::shared_ptr<const raft::SnapshotSource>(std::move(src));
+}
+
+Result<std::string> ShardStateMachine::CreateSnapshot() {
+  DKV_ASSIGN_OR_RETURN(std::shared_ptr<const raft::SnapshotSource> src, CreateSnapshotSource());
+  std::string out;
+  DKV_RETURN_IF_ERROR(src->Read(0, src->Size(), &out));
+  return out;
 }
 
 Status ShardStateMachine::RestoreSnapshot(std::string_view data) {
-  DKV_ASSIGN_OR_RETURN(std::vector<SnapshotFile> files, DecodeSnapshotFiles(data));
+  raft::SnapshotSink* sink = snapshot_sink();
+  Status st = sink->Begin(raft::SnapshotMetadata{});
+  // Chunks as Raft would deliver them, so tests go through the streaming path.
+  for (size_t at = 0; st.ok() && at < data.size(); at += kMaxSnapshotChunkBytes) {
+    st = sink->Append(data.substr(at, kMaxSnapshotChunkBytes));
+  }
+  if (st.ok()) st = sink->Finish();
+  if (!st.ok()) {
+    sink->Abort();
+    return st;
+  }
+  return InstallReceivedSnapshot();
+}
+
+Status ShardStateMachine::InstallReceivedSnapshot() {
+  if (!receiver_.finished()) {
+    return Status::InvalidArgument("shard " + std::to_string(shard_), "no received snapshot");
+  }
   const uint64_t old_generation = generation_;
   const uint64_t generation = generation_ + 1;
   const std::string dir = GenerationDir(generation);
-  RemoveDirAndFiles(env_, dir);
-  DKV_RETURN_IF_ERROR(env_->CreateDir(dir));
-  for (const SnapshotFile& f : files) {
-    DKV_RETURN_IF_ERROR(storage::WriteStringToFile(env_, f.contents, dir + "/" + f.name, true));
-  }
-  DKV_RETURN_IF_ERROR(env_->SyncDir(dir));
+  DKV_ASSERT(receiver_.dir() == dir);
+  // The receiver synced every file and the directory; make its entry durable.
   DKV_RETURN_IF_ERROR(env_->SyncDir(base_dir_));
   // Open the new engine before switching to it: a snapshot that does not open
   // leaves the old engine in place.
@@ -540,9 +550,10 @@ Status ShardStateMachine::RestoreSnapshot(std::string_view data) {
     db_ = std::move(old_db);
     applied_ = old_applied;
     generation_ = old_generation;
-    RemoveDirAndFiles(env_, dir);
+    receiver_.Abort();
     return Status::Corruption("shard snapshot", "does not open: " + st.ToString());
   }
+  receiver_.Release();  // the directory is the live engine's now
   DKV_RETURN_IF_ERROR(WriteCurrent(generation));
   storage::Options options;
   options.env = env_;

@@ -4,8 +4,8 @@
 // It stores MVCC versions: (user key, HLC commit timestamp) -> value with a
 // small header, applies committed Raft entries (ShardCommand), answers reads at
 // the latest or a given timestamp, collects versions below a safe point, and
-// turns the engine into Raft snapshot bytes (a checkpoint, checksummed) and
-// back. Frozen layouts (docs/node.md):
+// turns the engine into a Raft snapshot streamed from a checkpoint's files and
+// back (shard_snapshot.h). Frozen layouts (docs/node.md):
 //
 //   0x01 'A'                          -> applied state (index, term, conf, max ts, gc point
 //                                        [, gc cursor while a pass runs])
@@ -30,6 +30,7 @@
 
 #include "common/status.h"
 #include "node/shard_command.h"
+#include "node/shard_snapshot.h"
 #include "raft/types.h"
 #include "storage/db.h"
 #include "storage/env.h"
@@ -119,12 +120,25 @@ class ShardStateMachine {
   // past it).
   Status Sync();
 
-  // Serializes a checkpoint of the engine (docs/node.md "snapshot format").
-  // The applied state inside it says which log index it stands at.
+  // A snapshot of the engine as it stands (docs/node.md "Snapshots"): a
+  // checkpoint in its own directory, served piece by piece from its files and
+  // deleted when the source is dropped. The applied state inside it says which
+  // log index it stands at (applied() now).
+  Result<std::shared_ptr<const raft::SnapshotSource>> CreateSnapshotSource();
+  // The same bytes in memory (tests, tools): bounded by the shard's size.
   Result<std::string> CreateSnapshot();
-  // Replaces the engine by the one in `data` (checked fully before anything is
-  // touched): writes its files into a fresh directory, syncs, switches CURRENT
-  // to it and reopens. Corruption for bad bytes; the old engine stays.
+
+  // Where Raft writes the snapshot chunks this replica receives: they are
+  // decoded and written into the next generation's directory as they arrive.
+  // Valid as long as this object.
+  raft::SnapshotSink* snapshot_sink();
+  // Switches to the snapshot the sink received completely (Raft's Ready with a
+  // staged snapshot): opens it (files that are not a DB are Corruption and the
+  // old engine stays), switches CURRENT to it durably, deletes the old engine.
+  // InvalidArgument when the sink holds no finished snapshot.
+  Status InstallReceivedSnapshot();
+  // Replaces the engine by the one in `data` through the same path (tests):
+  // Corruption for bad bytes; the old engine stays.
   Status RestoreSnapshot(std::string_view data);
 
   // Closes the engine and deletes its files and CURRENT. The object is
@@ -140,7 +154,9 @@ class ShardStateMachine {
   Status OpenGeneration(uint64_t generation, bool create);
   std::string GenerationDir(uint64_t generation) const;
   std::string CurrentFile() const;
+  std::string CheckpointPrefix() const;
   Status WriteCurrent(uint64_t generation);
+  class Sink;
   void ApplyWrite(const ShardCommand& cmd, storage::WriteBatch* batch);
   // One kGc command (shard_gc.cc): starts a pass at `point` when none runs and
   // `point` is above the last one, then runs one step of the pass: examines at
@@ -157,18 +173,9 @@ class ShardStateMachine {
   AppliedState applied_;
   uint64_t bad_commands_ = 0;
   size_t gc_versions_per_step_;
+  SnapshotReceiver receiver_;
+  std::unique_ptr<Sink> sink_;
+  uint64_t checkpoint_seq_ = 0;  // names this process's checkpoint directories
 };
-
-// Snapshot byte format (frozen), public for tests and fuzzing:
-//   magic "DKSS" | version(1)=1 | varint32 file count |
-//   count x ( lp name | fixed64 size | bytes | fixed32 Checksum32(name, bytes) ) |
-//   fixed32 Checksum32(everything before)
-struct SnapshotFile {
-  std::string name;
-  std::string contents;
-};
-std::string EncodeSnapshotFiles(const std::vector<SnapshotFile>& files);
-// Corruption on any malformed or mismatching byte.
-Result<std::vector<SnapshotFile>> DecodeSnapshotFiles(std::string_view data);
 
 }  // namespace dkv::node

@@ -259,12 +259,13 @@ bool Raft::SendSnapshot(NodeId to, Progress& pr) {
   if (!pr.recent_active) return false;  // do not stream to a node that seems down
   if (snapshot_cache_.IsEmpty() || snapshot_cache_.metadata.index + 1 < log_.FirstIndex()) {
     Result<Snapshot> snap = log_.GetSnapshot();
-    if (!snap.ok() || snap->IsEmpty()) return false;  // the runtime will offer one later
+    // A staged snapshot (received, not yet installed) has no bytes to send.
+    if (!snap.ok() || snap->IsEmpty() || snap->staged) return false;  // offered later
     snapshot_cache_ = std::move(snap).value();
   }
   pr.BecomeSnapshot(snapshot_cache_.metadata.index);
   SendSnapshotChunk(to, pr);
-  return true;
+  return pr.state == ProgressState::kSnapshot;  // false: the chunk could not be read
 }
 
 void Raft::SendSnapshotChunk(NodeId to, Progress& pr) {
@@ -277,16 +278,27 @@ void Raft::SendSnapshotChunk(NodeId to, Progress& pr) {
     }
     pr.BecomeSnapshot(snapshot_cache_.metadata.index);
   }
-  const std::string& data = snapshot_cache_.data;
-  const uint64_t offset = std::min<uint64_t>(pr.snapshot_offset, data.size());
-  const uint64_t len = std::min<uint64_t>(config_.max_snapshot_chunk_bytes, data.size() - offset);
+  const uint64_t size = snapshot_cache_.DataSize();
+  const uint64_t offset = std::min<uint64_t>(pr.snapshot_offset, size);
+  const uint64_t len = std::min<uint64_t>(config_.max_snapshot_chunk_bytes, size - offset);
   Message m;
   m.type = MessageType::kMsgSnap;
   m.to = to;
   m.snapshot = snapshot_cache_.metadata;
   m.snapshot_offset = offset;
-  m.snapshot_chunk.assign(data, offset, len);
-  m.snapshot_last_chunk = offset + len == data.size();
+  if (snapshot_cache_.source) {
+    Status st = snapshot_cache_.source->Read(offset, len, &m.snapshot_chunk);
+    if (!st.ok() || m.snapshot_chunk.size() != len) {
+      // The bytes cannot be read: drop this snapshot; probing the follower
+      // again (next heartbeat answer) makes a fresh one.
+      snapshot_cache_ = Snapshot{};
+      pr.BecomeProbe();
+      return;
+    }
+  } else {
+    m.snapshot_chunk.assign(snapshot_cache_.data, offset, len);
+  }
+  m.snapshot_last_chunk = offset + len == size;
   Send(std::move(m));
 }
 
@@ -296,8 +308,15 @@ void Raft::HandleSnapshotResponse(const Message& m, Progress& pr) {
   // The follower says how many bytes it holds: resume from there. An answer equal
   // to our offset asks for the chunk already on its way (a duplicate): ignore it,
   // so one answer never sends more than one chunk.
+  if (m.reject && m.reject_hint == kSnapRejectBadData) {
+    // The follower's sink refused the bytes: do not resend the same ones at
+    // once; a fresh snapshot goes out when the follower is probed again.
+    snapshot_cache_ = Snapshot{};
+    pr.BecomeProbe();
+    return;
+  }
   const uint64_t held = m.reject ? 0 : m.index;
-  if (held == pr.snapshot_offset || held > snapshot_cache_.data.size()) return;
+  if (held == pr.snapshot_offset || held > snapshot_cache_.DataSize()) return;
   pr.snapshot_offset = held;
   SendSnapshotChunk(m.from, pr);
 }
@@ -368,31 +387,62 @@ void Raft::HandleSnapshotChunk(const Message& m) {
   resp.type = MessageType::kMsgSnapResp;
   resp.to = m.from;
   resp.snapshot.index = meta.index;
-  if (m.snapshot_offset == 0 && !(same && !incoming_snapshot_data_.empty())) {
+  SnapshotSink* const sink = config_.snapshot_sink;
+  Status st;
+  if (m.snapshot_offset == 0 && !(same && incoming_snapshot_bytes_ > 0)) {
     incoming_snapshot_meta_ = meta;
-    incoming_snapshot_data_ = m.snapshot_chunk;
-  } else if (same && m.snapshot_offset == incoming_snapshot_data_.size()) {
-    incoming_snapshot_data_ += m.snapshot_chunk;
+    incoming_snapshot_bytes_ = m.snapshot_chunk.size();
+    if (sink != nullptr) {
+      st = sink->Begin(meta);
+      if (st.ok()) st = sink->Append(m.snapshot_chunk);
+    } else {
+      incoming_snapshot_data_ = m.snapshot_chunk;
+    }
+  } else if (same && m.snapshot_offset == incoming_snapshot_bytes_) {
+    incoming_snapshot_bytes_ += m.snapshot_chunk.size();
+    if (sink != nullptr) {
+      st = sink->Append(m.snapshot_chunk);
+    } else {
+      incoming_snapshot_data_ += m.snapshot_chunk;
+    }
   } else {
     // Out of order, a duplicate, or for a snapshot we are not assembling: say
     // where we are.
     resp.reject = !same;
-    resp.index = same ? incoming_snapshot_data_.size() : 0;
+    resp.index = same ? incoming_snapshot_bytes_ : 0;
+    Send(std::move(resp));
+    return;
+  }
+  if (st.ok() && m.snapshot_last_chunk && sink != nullptr) st = sink->Finish();
+  if (!st.ok()) {
+    // The sink refused the bytes (corrupt, or not storable): drop the stream
+    // and tell the leader, which starts over with a fresh snapshot later.
+    sink->Abort();
+    incoming_snapshot_meta_.reset();
+    incoming_snapshot_bytes_ = 0;
+    resp.reject = true;
+    resp.reject_hint = kSnapRejectBadData;
     Send(std::move(resp));
     return;
   }
   if (!m.snapshot_last_chunk) {
-    resp.index = incoming_snapshot_data_.size();
+    resp.index = incoming_snapshot_bytes_;
     Send(std::move(resp));
     return;
   }
-  Snapshot snap{meta, std::move(incoming_snapshot_data_)};
+  Snapshot snap;
+  snap.metadata = meta;
+  snap.data = std::move(incoming_snapshot_data_);
+  snap.staged = sink != nullptr;
   incoming_snapshot_meta_.reset();
   incoming_snapshot_data_.clear();
+  incoming_snapshot_bytes_ = 0;
   Message done;
   done.type = MessageType::kMsgAppResp;
   done.to = m.from;
-  done.index = RestoreSnapshot(std::move(snap)) ? log_.LastIndex() : log_.committed();
+  const bool restored = RestoreSnapshot(std::move(snap));
+  if (!restored && sink != nullptr) sink->Abort();  // not needed after all
+  done.index = restored ? log_.LastIndex() : log_.committed();
   Send(std::move(done));
 }
 

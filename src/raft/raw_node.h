@@ -55,6 +55,10 @@ struct Config {
   uint64_t max_uncommitted_entries_size = 0;
   // Max bytes of snapshot data in one kMsgSnap chunk.
   uint64_t max_snapshot_chunk_bytes = 1 << 20;
+  // Follower: when set, received snapshot chunks go here as they arrive instead
+  // of being assembled in memory, and Ready::snapshot comes with `staged` set
+  // and no data. Must outlive the RawNode. nullptr: assembled in memory.
+  SnapshotSink* snapshot_sink = nullptr;
 
   // Pre-vote (thesis §9.6): a node first asks whether it could win before bumping its
   // term, so a node rejoining after a partition cannot depose a healthy leader.

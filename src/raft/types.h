@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -92,12 +93,55 @@ struct SnapshotMetadata {
   friend bool operator==(const SnapshotMetadata&, const SnapshotMetadata&) = default;
 };
 
+// Snapshot bytes the leader reads piece by piece as it sends them (e.g. from
+// the application's files on disk), so a snapshot never has to fit in memory.
+// Implemented by the application; shared by the snapshot and whoever streams it
+// (its lifetime keeps the underlying files); Read may be called from the
+// thread that drives the core only.
+class SnapshotSource {
+ public:
+  virtual ~SnapshotSource() = default;
+  // Total bytes of the snapshot's data.
+  virtual uint64_t Size() const = 0;
+  // Appends to *out the min(len, Size() - offset) bytes at `offset`, or fails
+  // with the error that kept them from being read. REQUIRES: offset <= Size().
+  virtual Status Read(uint64_t offset, uint64_t len, std::string* out) const = 0;
+};
+
+// Where a follower writes the snapshot chunks it receives (Config::snapshot_sink),
+// so a snapshot never has to fit in its memory either. Implemented by the
+// application; called from the thread that drives the core, in stream order.
+class SnapshotSink {
+ public:
+  virtual ~SnapshotSink() = default;
+  // A new snapshot starts at offset 0: any partial one is dropped.
+  virtual Status Begin(const SnapshotMetadata& meta) = 0;
+  // The next chunk in order. An error means the bytes are bad (or could not be
+  // stored): the core drops the stream and the leader starts over later.
+  virtual Status Append(std::string_view chunk) = 0;
+  // The last chunk arrived: OK when the whole snapshot checks out and can be
+  // installed (Ready::snapshot with `staged`), an error as for Append.
+  virtual Status Finish() = 0;
+  // Drops whatever was received (a failed stream, or a snapshot not needed).
+  virtual void Abort() = 0;
+};
+
 struct Snapshot {
   SnapshotMetadata metadata;
   std::string data;  // the application's state-machine image, opaque to raft
+  // Leader side, instead of `data`: the bytes are read from here as they are sent.
+  std::shared_ptr<const SnapshotSource> source;
+  // Follower side: the data went to Config::snapshot_sink as it arrived (and
+  // checked out); `data` is empty and the application installs from the sink.
+  bool staged = false;
 
   bool IsEmpty() const { return metadata.index == 0; }
+  uint64_t DataSize() const { return source ? source->Size() : data.size(); }
 };
+
+// kMsgSnapResp.reject_hint when the follower's snapshot sink refused the data.
+// Frozen: on the wire.
+inline constexpr uint64_t kSnapRejectBadData = 1;
 
 // Frozen: message types go on the wire. Values are never reused.
 enum class MessageType : uint8_t {
@@ -134,7 +178,9 @@ struct Message {
   //   matching index, log_term = term of the follower's entry at reject_hint.
   // kMsgVote/kMsgPreVote: index/log_term of the candidate's last entry.
   // kMsgReadIndexResp: index = read index.
-  // kMsgSnapResp: index = next chunk offset expected (reject: restart at 0).
+  // kMsgSnapResp: index = next chunk offset expected (reject: restart at 0;
+  // reject with reject_hint = kSnapRejectBadData: the follower's sink refused
+  // the bytes, send a fresh snapshot later).
   uint64_t index = 0;
   uint64_t log_term = 0;
   std::vector<Entry> entries;  // kMsgApp, kMsgProp
