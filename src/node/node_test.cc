@@ -867,6 +867,25 @@ TEST(NodeRecoveryTest, UnansweredProposalsTimeOut) {
 constexpr uint64_t kChaosSeeds = DKV_NODE_CHAOS_SEEDS;
 constexpr int kChaosSteps = DKV_NODE_CHAOS_STEPS;
 
+// The environment overrides the compiled defaults, so a soak
+// (scripts/node-chaos-soak.sh) runs many seeds without a rebuild:
+// DKV_NODE_CHAOS_FIRST_SEED (default 1), DKV_NODE_CHAOS_SEEDS (how many),
+// DKV_NODE_CHAOS_STEPS (steps per seed).
+uint64_t ChaosEnv(const char* name, uint64_t fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? std::strtoull(v, nullptr, 10) : fallback;
+}
+uint64_t ChaosFirstSeed() { return ChaosEnv("DKV_NODE_CHAOS_FIRST_SEED", 1); }
+uint64_t ChaosEndSeed() { return ChaosFirstSeed() + ChaosEnv("DKV_NODE_CHAOS_SEEDS", kChaosSeeds); }
+int ChaosSteps() { return static_cast<int>(ChaosEnv("DKV_NODE_CHAOS_STEPS", kChaosSteps)); }
+// The one-line command that replays `seed` of `test`.
+std::string ChaosReplay(uint64_t seed, const char* test) {
+  return "seed " + std::to_string(seed) +
+         "; replay: DKV_NODE_CHAOS_FIRST_SEED=" + std::to_string(seed) +
+         " DKV_NODE_CHAOS_SEEDS=1 DKV_NODE_CHAOS_STEPS=" + std::to_string(ChaosSteps()) +
+         " <build>/src/node/node_test --gtest_filter=NodeChaosTest." + test;
+}
+
 // Chaos runs collect old versions all along (a pass every 30 ticks below a
 // 20-tick TTL, 8 versions per step), so GC steps interleave with crashes,
 // snapshots and lost messages; every check reads the latest versions.
@@ -877,8 +896,9 @@ void ChaosGc(NodeOptions& o) {
 }
 
 TEST(NodeChaosTest, AcknowledgedWritesSurviveCrashesAndPartitions) {
-  for (uint64_t seed = 1; seed <= kChaosSeeds; seed++) {
-    SCOPED_TRACE("seed " + std::to_string(seed));
+  const int chaos_steps = ChaosSteps();
+  for (uint64_t seed = ChaosFirstSeed(); seed < ChaosEndSeed(); seed++) {
+    SCOPED_TRACE(ChaosReplay(seed, "AcknowledgedWritesSurviveCrashesAndPartitions"));
     Rng rng(seed);
     Cluster c(3, /*compact_log_entries=*/25, ChaosGc);
     Rng net_rng(seed + 100);
@@ -887,7 +907,7 @@ TEST(NodeChaosTest, AcknowledgedWritesSurviveCrashesAndPartitions) {
     std::map<uint64_t, ShardId> proposed;  // token -> shard
     uint64_t token = 1000;
     NodeId down = raft::kNoNode;
-    for (int step = 0; step < kChaosSteps; step++) {
+    for (int step = 0; step < chaos_steps; step++) {
       const uint64_t dice = rng.Uniform(100);
       if (dice < 60) {
         const ShardId shard = 1 + rng.Uniform(3);
@@ -952,8 +972,9 @@ TEST(NodeChaosTest, AcknowledgedWritesSurviveCrashesAndPartitions) {
 // without an answer may have happened at any later time, or never) must be
 // linearizable per key (src/check).
 TEST(NodeChaosTest, HistoryOfPutsAndReadsIsLinearizable) {
-  for (uint64_t seed = 1; seed <= kChaosSeeds; seed++) {
-    SCOPED_TRACE("seed " + std::to_string(seed));
+  const int chaos_steps = ChaosSteps();
+  for (uint64_t seed = ChaosFirstSeed(); seed < ChaosEndSeed(); seed++) {
+    SCOPED_TRACE(ChaosReplay(seed, "HistoryOfPutsAndReadsIsLinearizable"));
     Rng rng(seed * 7919);
     Cluster c(3, /*compact_log_entries=*/25, ChaosGc);
     Rng net_rng(seed + 200);
@@ -966,7 +987,7 @@ TEST(NodeChaosTest, HistoryOfPutsAndReadsIsLinearizable) {
     std::map<uint64_t, Pending> ops;  // by token
     uint64_t token = 1;
     NodeId down = raft::kNoNode;
-    for (int step = 0; step < kChaosSteps; step++) {
+    for (int step = 0; step < chaos_steps; step++) {
       // A few client requests per tick, so they overlap.
       for (int k = 0, n = static_cast<int>(rng.Uniform(4)); k < n; k++) {
         const ShardId shard = 1 + rng.Uniform(2);
