@@ -15,6 +15,7 @@ PACKAGES=(
   clang libclang-rt-14-dev
   librocksdb-dev libleveldb-dev
   libhiredis-dev redis-tools redis-server python3
+  iproute2 nftables  # network-namespace partitions in tests/cluster_faults (docs/testing.md)
 )
 if [[ "${1:-}" == "--bench" ]]; then
   PACKAGES+=(etcd-server etcd-client libgrpc++-dev protobuf-compiler-grpc)
