@@ -454,6 +454,7 @@ Result<uint64_t> ShardStateMachine::GarbageCollect(const Timestamp& safe_point) 
 Status ShardStateMachine::Sync() { return db_->SyncWal(); }
 
 Status ShardStateMachine::Destroy() {
+  receiver_.Abort();  // a snapshot half received goes too
   db_.reset();
   storage::Options options;
   options.env = env_;
