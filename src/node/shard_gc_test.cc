@@ -200,6 +200,28 @@ TEST(ShardGcTest, RestartInTheMiddleOfAPassResumesItAndEndsLikeAReplicaThatDidNo
   EXPECT_EQ(Contents(*sm), Contents(*ref));
 }
 
+TEST(ShardGcTest, ASnapshotTakenMidPassCarriesTheCursorAndTheReplicaFinishesAlike) {
+  storage::FaultInjectionEnv env, other_env;
+  auto sm = OpenSm(&env);
+  auto other = OpenSm(&other_env);
+  sm->set_gc_versions_per_step(4);
+  other->set_gc_versions_per_step(4);
+  uint64_t index = 1;
+  ASSERT_TRUE(sm->Apply(History(11, &index)).ok());
+  std::vector<Entry> gcs;
+  for (int i = 0; i < 400; i++) gcs.push_back(Cmd(index++, ShardCommand::Gc(Ts(90))));
+  ASSERT_TRUE(sm->Apply({gcs[0], gcs[1]}).ok());
+  ASSERT_FALSE(sm->applied().gc_cursor.empty());
+  auto snap = sm->CreateSnapshot();
+  ASSERT_TRUE(snap.ok()) << snap.status().ToString();
+  ASSERT_TRUE(other->RestoreSnapshot(*snap).ok());
+  EXPECT_EQ(other->applied(), sm->applied());  // the cursor came along
+  ASSERT_TRUE(sm->Apply(gcs).ok());
+  ASSERT_TRUE(other->Apply(gcs).ok());
+  EXPECT_TRUE(other->applied().gc_cursor.empty());
+  EXPECT_EQ(Contents(*other), Contents(*sm));
+}
+
 TEST(ShardGcTest, StaleOrDuplicateGcCommandsStartNoPassAndWritesStayAboveThePoint) {
   storage::FaultInjectionEnv env;
   auto sm = OpenSm(&env);
