@@ -4,17 +4,18 @@
 #
 # Starts etcd (Debian's etcd-server: 3 members on free loopback ports, temp
 # data dirs, default 100 ms heartbeat / 1000 ms election timeout) and DistKV
-# (`distkv cluster up --nodes 3`, appendfsync always), then runs dkv_kvload
-# against each: put and linearizable get, 16-byte keys, 100-byte values,
-# uniform over --keys keys, 1/16/64/256 closed-loop clients spread over the
-# three endpoints; then kill -9 of the leader -> time to the next successful
-# write, --failover-rounds times (the killed member is restarted in between).
+# (`distkv cluster up --nodes 3`: three replicated nodes, 8 Raft groups of 3
+# replicas, default timing), then runs dkv_kvload against each: put and
+# linearizable get, 16-byte keys, 100-byte values, uniform over --keys keys,
+# 1/16/64/256 closed-loop clients spread round-robin over the three
+# endpoints (a DistKV node forwards what it does not lead; a follower serves
+# a linearizable get through ReadIndex); then kill -9 of a leader -> time to
+# the next successful write, --failover-rounds times (the killed member is
+# restarted in between). For DistKV "the leader" is the leader of shard
+# r mod shards in round r, and the writes go to keys of that shard only.
 # Before the get runs every key is written once (fill), so gets find values.
-# Prints a table with ratios and writes everything to bench/results/cluster.json.
-#
-# DistKV's replication is not wired into distkv-server yet: `distkv cluster up`
-# starts three independent single-node servers. Their figures are labelled
-# "standalone (not replicated) -- not comparable" and no ratio claims the bar.
+# Prints a table with ratios, says which of issue #5's bars are met, and
+# writes everything to bench/results/cluster.json.
 #
 # Usage: bench/run_cluster_bench.sh [--duration S] [--clients "1 16 64 256"]
 #          [--keys N] [--rounds R] [--failover-rounds R] [--etcd-protocol etcd|etcd-http]
@@ -182,8 +183,46 @@ echo "etcd $(etcd --version | head -1 | awk '{print $3}'): 3 members at $etcd_en
 "$distkv" cluster up --nodes 3 --dir "$tmp/distkv" --server-bin "$server" --loglevel warn \
   >"$tmp/distkv-up.log"
 dkv_endpoints="$("$distkv" cluster endpoints --dir "$tmp/distkv")"
-dkv_label="distkv standalone (not replicated) -- not comparable"
-echo "distkv: 3 nodes at $dkv_endpoints -- STANDALONE, not replicated: figures not comparable"
+IFS=, read -r -a dkv_eps <<<"$dkv_endpoints"
+dkv_label="distkv"
+
+# DKV.STATUS of every reachable node, as "shard leader" lines (one per
+# replica a node hosts; a node that is down is skipped).
+dkv_leaders() {
+  for ep in "${dkv_eps[@]}"; do
+    redis-cli -h "${ep%:*}" -p "${ep##*:}" DKV.STATUS 2>/dev/null |
+      sed -n 's/.*shard=\([0-9]*\) .*leader=\([0-9]*\).*/\1 \2/p'
+  done
+}
+
+# Waits until every shard has a leader that all reachable replicas agree on.
+dkv_wait_leaders() {
+  local shards
+  shards="$(sed -n 's/^shards *= *\([0-9]*\).*/\1/p' "$tmp/distkv/cluster.toml")"
+  for _ in $(seq 300); do
+    if dkv_leaders | python3 -c '
+import sys
+n = int(sys.argv[1]); seen = {}
+for line in sys.stdin:
+    s, l = map(int, line.split()); seen.setdefault(s, set()).add(l)
+ok = len(seen) == n and all(len(v) == 1 and 0 not in v for v in seen.values())
+sys.exit(0 if ok else 1)' "$shards"; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "distkv: not every shard has a leader; logs in $tmp/distkv" >&2
+  return 1
+}
+
+# The node id leading `shard` (as its replicas report it).
+dkv_leader_of() {
+  dkv_leaders | awk -v s="$1" '$1 == s && $2 != 0 { print $2; exit }'
+}
+
+dkv_wait_leaders
+dkv_shards="$(sed -n 's/^shards *= *\([0-9]*\).*/\1/p' "$tmp/distkv/cluster.toml")"
+echo "distkv: 3 replicated nodes at $dkv_endpoints ($dkv_shards shards, every one led)"
 
 load() {  # label protocol endpoints op clients
   "$kvload" --label "$1" --protocol "$2" --endpoints "$3" --op "$4" --clients "$5" \
@@ -230,10 +269,21 @@ for r in $(seq "$failover_rounds"); do
   wait_gone "${etcd_pids[$leader]}"
   start_etcd_member "$leader" existing
   etcd_wait_healthy
-  # DistKV standalone: "the leader" is node 1; restarting it is `cluster up`.
+  # DistKV: kill the leader of one shard (a different one each round) and
+  # write keys of that shard only; restarting the node is `cluster up`.
+  shard=$(( (r - 1) % dkv_shards ))
+  dleader="$(dkv_leader_of "$shard")"
+  if [[ -z "$dleader" ]]; then
+    echo "distkv: no leader of shard $shard found" >&2
+    break
+  fi
   "$kvload" --label "$dkv_label" --protocol resp --endpoints "$dkv_endpoints" \
-    --op failover --kill-pid "$(cat "$tmp/distkv/node-1/server.pid")" --json "$results" | sed -n 1p
+    --op failover --kill-pid "$(cat "$tmp/distkv/node-$dleader/server.pid")" \
+    --failover-shard "$shard" --cluster-config "$tmp/distkv/cluster.toml" \
+    --json "$results" | sed -n 1p
+  wait_gone "$(cat "$tmp/distkv/node-$dleader/server.pid")"
   "$distkv" cluster up --dir "$tmp/distkv" --server-bin "$server" --loglevel warn >/dev/null
+  dkv_wait_leaders
 done
 
 # ---- report -------------------------------------------------------------------
@@ -253,7 +303,8 @@ def find(label_prefix, op, clients):
     runs.sort(key=lambda r: r["ops_per_s"])
     return runs[(len(runs) - 1) // 2]
 print()
-print("DistKV figures: STANDALONE nodes (replication not wired yet) -- not comparable, no bar claimed")
+print("DistKV: 3 replicated nodes (8 Raft groups x 3 replicas, every put durable on a quorum);")
+print("etcd: 3 members. Ratio = DistKV ops/s / etcd ops/s.")
 print(f"median of {rounds} round(s); load average {load_start} at start, {load_end} at end")
 print(f"{'op':<5} {'clients':>7} | {'etcd ops/s':>10} {'p50 ms':>7} {'p99 ms':>7} | "
       f"{'distkv ops/s':>12} {'p50 ms':>7} {'p99 ms':>7} | {'ratio':>6}")
@@ -268,18 +319,40 @@ for op in ("put", "get"):
         table.append({"op": op, "clients": c, "etcd": e, "distkv": d, "ratio": ratio})
         print(f"{op:<5} {c:>7} | {e['ops_per_s']:>10.0f} {e['p50_us']/1000:>7.2f} "
               f"{e['p99_us']/1000:>7.2f} | {d['ops_per_s']:>12.0f} {d['p50_us']/1000:>7.2f} "
-              f"{d['p99_us']/1000:>7.2f} | {ratio:>5.2f}x*")
+              f"{d['p99_us']/1000:>7.2f} | {ratio:>5.2f}x")
 fo = {}
 for who in ("etcd", "distkv"):
     ms = [r["failover_ms"] for r in rows if r["op"] == "failover" and r["label"].startswith(who)
           and r["recovered"]]
     fo[who] = {"runs_ms": ms, "median_ms": statistics.median(ms) if ms else None}
-print(f"failover (kill -9 leader -> next write), median ms: etcd {fo['etcd']['median_ms']}, "
-      f"distkv {fo['distkv']['median_ms']}* ")
-print("* DistKV standalone: no replication, no election -- not comparable")
+print(f"failover (kill -9 leader -> next write), median ms: etcd {fo['etcd']['median_ms']} "
+      f"{fo['etcd']['runs_ms']}, distkv {fo['distkv']['median_ms']} {fo['distkv']['runs_ms']}")
+# Issue #5's bar. A bar whose rows were not run is "not measured", never met.
+def row(op, c):
+    return next((t for t in table if t["op"] == op and t["clients"] == c), None)
+bars = []
+p64, g64 = row("put", 64), row("get", 64)
+if p64:
+    ok = p64["ratio"] >= 2.0 and p64["distkv"]["p99_us"] <= p64["etcd"]["p99_us"]
+    bars.append(("put@64 >= 2x etcd, p99 <= etcd's", ok,
+                 f"{p64['ratio']:.2f}x, p99 {p64['distkv']['p99_us']/1000:.1f} vs "
+                 f"{p64['etcd']['p99_us']/1000:.1f} ms"))
+else:
+    bars.append(("put@64 >= 2x etcd, p99 <= etcd's", None, "not measured"))
+if g64:
+    bars.append(("linearizable get@64 >= 2x etcd", g64["ratio"] >= 2.0, f"{g64['ratio']:.2f}x"))
+else:
+    bars.append(("linearizable get@64 >= 2x etcd", None, "not measured"))
+m = fo["distkv"]["median_ms"]
+bars.append(("failover median < 1500 ms", None if m is None else m < 1500,
+             "not measured" if m is None else f"{m:.0f} ms"))
+print("issue #5 bar:")
+for name, ok, what in bars:
+    print(f"  {name:<36} {'MET' if ok else ('not measured' if ok is None else 'NOT met')}: {what}")
 json.dump({
     "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    "distkv_mode": "standalone (not replicated) -- not comparable",
+    "distkv_mode": "3 replicated nodes (distkv cluster up --nodes 3)",
+    "bar": [{"bar": n, "met": ok, "figure": w} for n, ok, w in bars],
     "etcd_client": etcd_protocol,
     "duration_s": duration, "keys": keys, "key_size": 16, "value_size": 100,
     "rounds": rounds, "loadavg_start": load_start, "loadavg_end": load_end,

@@ -28,6 +28,12 @@ struct Options {
   std::string label;
   int kill_pid = 0;
   int attempt_timeout_ms = 200;  // failover: one write attempt's limit
+  // failover against DistKV: write only keys of this shard (the one whose
+  // leader is killed), found through the ring of this cluster config; -1:
+  // any key. Without it a write to a shard the dead node did not lead would
+  // succeed at once and measure nothing.
+  int failover_shard = -1;
+  std::string cluster_config;
 };
 
 struct LoadResult {

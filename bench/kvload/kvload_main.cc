@@ -32,8 +32,12 @@
 #include <thread>
 #include <vector>
 
+#include "cluster/cluster_config.h"
+#include "common/status.h"
 #include "kvload/kvload.h"
 #include "kvload/protocol.h"
+#include "sharding/hash_ring.h"
+#include "sharding/shard_map.h"
 
 namespace dkv::kvload {
 
@@ -57,6 +61,34 @@ constexpr auto kReconnectDelay = std::chrono::milliseconds(50);
 constexpr int kDefaultFailoverAttemptTimeoutMs = 200;
 // Give up measuring failover after this long.
 constexpr int kFailoverMaxMs = 60'000;
+// Distinct keys a shard-filtered failover cycles through (attempts are at
+// least 5 ms apart, so 60 s of attempts reuse them; reuse is harmless).
+constexpr size_t kFailoverMaxKeys = 1000;
+// Keys tried while looking for those of one shard: with S shards about
+// 1/S of keys qualify, so this bound is reached only for a bad shard id.
+constexpr int64_t kShardKeySearchMax = 10'000'000;
+
+// The first `count` keys (MakeKey order) that the cluster's ring puts in
+// o.failover_shard.
+Result<std::vector<std::string>> KeysOfShard(const Options& o, size_t count) {
+  if (o.cluster_config.empty()) {
+    return Status::InvalidArgument("--failover-shard", "needs --cluster-config");
+  }
+  DKV_ASSIGN_OR_RETURN(cluster::ClusterConfig config, cluster::LoadClusterConfig(o.cluster_config));
+  DKV_ASSIGN_OR_RETURN(sharding::ShardMap map, config.InitialShardMap());
+  const sharding::HashRing ring = map.BuildRing();
+  std::vector<std::string> keys;
+  for (int64_t i = 0; i < kShardKeySearchMax && keys.size() < count; i++) {
+    std::string key = MakeKey(i, o.key_size);
+    DKV_ASSIGN_OR_RETURN(sharding::ShardId shard, ring.ShardFor(key));
+    if (shard == static_cast<sharding::ShardId>(o.failover_shard)) keys.push_back(std::move(key));
+  }
+  if (keys.empty()) {
+    return Status::InvalidArgument("--failover-shard",
+                                   "no key maps to shard " + std::to_string(o.failover_shard));
+  }
+  return keys;
+}
 
 struct Endpoint {
   std::string host;
@@ -338,12 +370,16 @@ std::string JsonEscape(const std::string& s) {
   return out;
 }
 
+// The key of failover attempt `n`: key n, or with a shard filter the n-th
+// key of that shard.
+using KeyOfAttempt = std::function<std::string(int64_t n)>;
+
 int RunFailover(const Options& o, size_t endpoint_count, const WriteAttempt& attempt,
-                const std::string& name) {
+                const KeyOfAttempt& key_of, const std::string& name) {
   // The cluster must accept writes before the kill, or the figure means nothing.
   bool before = false;
   for (size_t i = 0; i < endpoint_count && !before; i++) {
-    before = attempt(i, MakeKey(0, o.key_size), 5000);
+    before = attempt(i, key_of(0), 5000);
   }
   if (!before) {
     std::cerr << "kvload: no endpoint accepts a write before the kill\n";
@@ -359,7 +395,7 @@ int RunFailover(const Options& o, size_t endpoint_count, const WriteAttempt& att
   size_t next = 0;
   while (!ok && Clock::now() - t0 < std::chrono::milliseconds(kFailoverMaxMs)) {
     attempts++;
-    ok = attempt(next, MakeKey(attempts, o.key_size), o.attempt_timeout_ms);
+    ok = attempt(next, key_of(attempts), o.attempt_timeout_ms);
     if (!ok) {
       next = (next + 1) % endpoint_count;
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -370,7 +406,8 @@ int RunFailover(const Options& o, size_t endpoint_count, const WriteAttempt& att
   json << "{\"label\":\"" << JsonEscape(o.label) << "\",\"protocol\":\"" << name
        << "\",\"op\":\"failover\",\"killed_pid\":" << o.kill_pid
        << ",\"recovered\":" << (ok ? "true" : "false") << ",\"failover_ms\":" << ms
-       << ",\"attempts\":" << attempts << ",\"attempt_timeout_ms\":" << o.attempt_timeout_ms << "}";
+       << ",\"attempts\":" << attempts << ",\"attempt_timeout_ms\":" << o.attempt_timeout_ms
+       << ",\"shard\":" << o.failover_shard << "}";
   std::printf("%s failover: %s after %.1f ms (%d attempts)\n", name.c_str(),
               ok ? "write succeeded" : "NO successful write", ms, attempts);
   std::cout << json.str() << "\n";
@@ -435,6 +472,10 @@ int Main(int argc, char** argv) {
   app.add_option("--attempt-timeout-ms", o.attempt_timeout_ms,
                  "failover: give up one write attempt after this long")
       ->capture_default_str();
+  app.add_option("--failover-shard", o.failover_shard,
+                 "failover (DistKV): write only keys of this shard (needs --cluster-config)");
+  app.add_option("--cluster-config", o.cluster_config,
+                 "DistKV cluster TOML whose ring maps keys to shards");
   bool list_protocols = false;
   app.add_flag("--list-protocols", list_protocols, "print the protocols this build speaks");
   CLI11_PARSE(app, argc, argv);
@@ -484,6 +525,17 @@ int Main(int argc, char** argv) {
   const std::string name = o.protocol;
 
   if (o.op == "failover") {
+    KeyOfAttempt key_of = [&o](int64_t n) { return MakeKey(n, o.key_size); };
+    if (o.failover_shard >= 0) {
+      Result<std::vector<std::string>> keys = KeysOfShard(o, kFailoverMaxKeys);
+      if (!keys.ok()) {
+        std::cerr << "kvload: " << keys.status().ToString() << "\n";
+        return 2;
+      }
+      key_of = [keys = std::move(keys.value())](int64_t n) {
+        return keys[static_cast<size_t>(n) % keys.size()];
+      };
+    }
     WriteAttempt attempt = [&](size_t i, const std::string& key, int timeout_ms) {
       return OneRequest(endpoints[i], *protocol, Op::kPut, key, std::string(o.value_size, 'v'),
                         timeout_ms);
@@ -491,7 +543,7 @@ int Main(int argc, char** argv) {
 #ifdef DKV_KVLOAD_HAVE_GRPC
     if (o.protocol == "etcd") attempt = NewEtcdGrpcWriteAttempt(o);
 #endif
-    return RunFailover(o, endpoints.size(), attempt, name);
+    return RunFailover(o, endpoints.size(), attempt, key_of, name);
   }
 
   const auto start = Clock::now();
