@@ -258,12 +258,12 @@ void Node::Receive(const MessageBatch& batch) {
 }
 
 Status Node::NotLeader(const Replica& r) const {
-  const NodeId leader = r.raw->GetStatus().leader_id;
+  const NodeId leader = r.raw->GetBasicStatus().leader_id;
   return Status::Unavailable("not leader, leader is " + std::to_string(leader));
 }
 
 void Node::TrackProposals(Replica& r, const std::vector<uint64_t>& tokens) {
-  const raft::NodeStatus st = r.raw->GetStatus();
+  const raft::NodeStatus st = r.raw->GetBasicStatus();
   DKV_ASSERT(st.role == raft::Role::kLeader);
   DKV_ASSERT(st.last_index >= tokens.size());
   const uint64_t first = st.last_index + 1 - tokens.size();
@@ -288,7 +288,7 @@ Status Node::Propose(ShardId shard, ShardCommand command, uint64_t token) {
   if (!failed_.ok()) return failed_;
   DKV_ASSIGN_OR_RETURN(Replica * r, Get(shard));
   DKV_RETURN_IF_ERROR(command.Validate());
-  if (r->raw->GetStatus().role != raft::Role::kLeader) return NotLeader(*r);
+  if (r->raw->GetBasicStatus().role != raft::Role::kLeader) return NotLeader(*r);
   if (pending_requests_ >= kMaxPendingRequests) {
     return Status::ResourceExhausted(ShardName(shard), "too many pending requests");
   }
@@ -303,7 +303,7 @@ Status Node::ProposeBatch(ShardId shard, std::vector<std::pair<ShardCommand, uin
   DKV_ASSIGN_OR_RETURN(Replica * r, Get(shard));
   if (commands.empty()) return Status::OK();
   for (const auto& [cmd, token] : commands) DKV_RETURN_IF_ERROR(cmd.Validate());
-  if (r->raw->GetStatus().role != raft::Role::kLeader) return NotLeader(*r);
+  if (r->raw->GetBasicStatus().role != raft::Role::kLeader) return NotLeader(*r);
   if (pending_requests_ + commands.size() > kMaxPendingRequests) {
     return Status::ResourceExhausted(ShardName(shard), "too many pending requests");
   }
@@ -324,7 +324,7 @@ Status Node::ProposeBatch(ShardId shard, std::vector<std::pair<ShardCommand, uin
 Status Node::ProposeConfChange(ShardId shard, const raft::ConfChange& change, uint64_t token) {
   if (!failed_.ok()) return failed_;
   DKV_ASSIGN_OR_RETURN(Replica * r, Get(shard));
-  if (r->raw->GetStatus().role != raft::Role::kLeader) return NotLeader(*r);
+  if (r->raw->GetBasicStatus().role != raft::Role::kLeader) return NotLeader(*r);
   DKV_RETURN_IF_ERROR(r->raw->ProposeConfChange(change));
   TrackProposals(*r, {token});
   return Status::OK();
@@ -339,7 +339,7 @@ Status Node::Read(ShardId shard, std::string key, uint64_t token, std::optional<
   if (pending_requests_ >= kMaxPendingRequests) {
     return Status::ResourceExhausted(ShardName(shard), "too many pending requests");
   }
-  const NodeId leader = r->raw->GetStatus().leader_id;
+  const NodeId leader = r->raw->GetBasicStatus().leader_id;
   if (leader == raft::kNoNode) return Status::Unavailable("not leader, leader is 0");
   r->reads_unsent.push_back(
       PendingRead{token, std::move(key), 0, tick_ + options_.request_timeout_ticks, at});
@@ -389,6 +389,16 @@ Result<std::vector<Completion>> Node::ProcessReady() {
     if (r->raw->HasReady()) readies.emplace_back(r.get(), r->raw->GetReady());
   }
 
+  // A leader's appends and heartbeats leave BEFORE its own fsync (Raft
+  // thesis 10.2.1: the leader may write its log in parallel with
+  // replicating), so its fsync and the followers' overlap instead of adding
+  // up. Safe because the leader counts itself for commitment only through a
+  // follower's answer, which is handled in a later round, after this round's
+  // fsync returned; and its term and vote were made durable before it could
+  // win. Everything else (votes, append answers, anything of a non-leader)
+  // still waits for the fsync.
+  SendMessages(readies, /*leader_appends_only=*/true);
+
   // Steps 1-2 for every group: install snapshots, stage entries and hard
   // states, then one write (synced if any group needs it) for all of them.
   bool sync = false;
@@ -429,32 +439,8 @@ Result<std::vector<Completion>> Node::ProcessReady() {
     return failed_;
   }
 
-  // Step 3: messages, one batch per peer for all groups.
-  std::map<NodeId, MessageBatch> outgoing;
-  for (auto& [r, rd] : readies) {
-    for (raft::Message& m : rd.messages) {
-      MessageBatch& b = outgoing[m.to];
-      b.from = options_.id;
-      b.to = m.to;
-      const ShardId shard = r->shard;
-      b.messages.push_back(Envelope{shard, std::move(m)});
-    }
-    rd.messages.clear();
-  }
-  if (!outgoing.empty()) {
-    const Timestamp now = hlc_->Now();
-    for (auto& [to, batch] : outgoing) {
-      batch.hlc = now;
-      if (!transport_->Reachable(to)) {
-        // Let each group stop pipelining to a peer the transport cannot reach.
-        for (const Envelope& e : batch.messages) {
-          auto it = replicas_.find(e.shard);
-          if (it != replicas_.end()) it->second->raw->ReportUnreachable(to);
-        }
-      }
-      transport_->Send(std::move(batch));
-    }
-  }
+  // Step 3: the other messages, now durable.
+  SendMessages(readies, /*leader_appends_only=*/false);
 
   // Steps 4-6: apply, answer, advance.
   for (auto& [r, rd] : readies) {
@@ -484,6 +470,47 @@ Result<std::vector<Completion>> Node::ProcessReady() {
   std::vector<Completion> out;
   out.swap(completions_);
   return out;
+}
+
+void Node::SendMessages(std::vector<std::pair<Replica*, raft::Ready>>& readies,
+                        bool leader_appends_only) {
+  // One batch per peer for all groups.
+  std::map<NodeId, MessageBatch> outgoing;
+  for (auto& [r, rd] : readies) {
+    const raft::NodeStatus st = r->raw->GetBasicStatus();
+    const bool leader = st.role == raft::Role::kLeader;
+    if (leader_appends_only && !leader) continue;
+    std::vector<raft::Message> later;
+    for (raft::Message& m : rd.messages) {
+      const bool early =
+          leader && m.term == st.hard_state.term &&
+          (m.type == raft::MessageType::kMsgApp || m.type == raft::MessageType::kMsgHeartbeat);
+      if (leader_appends_only && !early) {
+        later.push_back(std::move(m));
+        continue;
+      }
+      MessageBatch& b = outgoing[m.to];
+      b.from = options_.id;
+      b.to = m.to;
+      const ShardId shard = r->shard;
+      b.messages.push_back(Envelope{shard, std::move(m)});
+    }
+    rd.messages = std::move(later);
+  }
+  if (!outgoing.empty()) {
+    const Timestamp now = hlc_->Now();
+    for (auto& [to, batch] : outgoing) {
+      batch.hlc = now;
+      if (!transport_->Reachable(to)) {
+        // Let each group stop pipelining to a peer the transport cannot reach.
+        for (const Envelope& e : batch.messages) {
+          auto it = replicas_.find(e.shard);
+          if (it != replicas_.end()) it->second->raw->ReportUnreachable(to);
+        }
+      }
+      transport_->Send(std::move(batch));
+    }
+  }
 }
 
 void Node::ApplyCompleted(Replica& r, const std::vector<raft::Entry>& entries) {
@@ -649,7 +676,7 @@ Result<ReplicaStatus> Node::GetReplicaStatus(ShardId shard) const {
 
 NodeId Node::LeaderOf(ShardId shard) const {
   auto it = replicas_.find(shard);
-  return it == replicas_.end() ? raft::kNoNode : it->second->raw->GetStatus().leader_id;
+  return it == replicas_.end() ? raft::kNoNode : it->second->raw->GetBasicStatus().leader_id;
 }
 
 }  // namespace dkv::node

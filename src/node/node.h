@@ -221,6 +221,11 @@ class Node {
   // Records proposals just appended by this leader, the last at its last index.
   void TrackProposals(Replica& r, const std::vector<uint64_t>& tokens);
   void ApplyCompleted(Replica& r, const std::vector<raft::Entry>& entries);
+  // Sends the readies' messages, one batch per peer, and removes them from
+  // the readies. `leader_appends_only`: only a leader's MsgApp and heartbeats
+  // of its current term (safe before its own fsync); the rest stay.
+  void SendMessages(std::vector<std::pair<Replica*, raft::Ready>>& readies,
+                    bool leader_appends_only);
   void ServeReads(Replica& r);
   // Completes every read in `reads` with `status` and empties it.
   void FailReads(std::vector<PendingRead>& reads, const Status& status);

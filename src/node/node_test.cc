@@ -31,10 +31,14 @@ class QueueTransport : public Transport {
  public:
   void Send(MessageBatch batch) override {
     sent_batches++;
+    if (on_send) on_send(batch);
     queue.push_back(std::move(batch));
   }
   std::deque<MessageBatch> queue;
   uint64_t sent_batches = 0;
+  // Called with each batch as it is sent (tests that check the order of
+  // sends and fsyncs).
+  std::function<void(const MessageBatch&)> on_send;
 };
 
 class Cluster {
@@ -269,6 +273,56 @@ TEST(NodeTest, OneSyncedWriteServesAllGroupsOfARound) {
     EXPECT_TRUE(c.completions_[100 + s].status.ok());
     EXPECT_EQ(ValueOf(c.Read(2, s, "k")), std::to_string(s));
   }
+}
+
+// Raft thesis 10.2.1: the leader's appends leave before its own fsync, so the
+// two fsyncs of a write (leader's and follower's) overlap; a follower answers
+// only after its own fsync, and the write commits only after both.
+TEST(NodeTest, LeaderSendsAppendsBeforeItsFsyncFollowerAnswersAfterIts) {
+  Cluster c(3);
+  c.CreateShard(1, {1, 2, 3});
+  ASSERT_TRUE(c.node(1)->Campaign(1).ok());
+  c.Pump();
+  c.Tick(2);
+  ASSERT_EQ(c.Leader(1), 1u);
+  struct Sent {
+    NodeId from;
+    std::vector<raft::MessageType> types;
+    uint64_t syncs_at_send;
+  };
+  std::vector<Sent> sent;
+  c.net_.on_send = [&](const MessageBatch& b) {
+    Sent s{b.from, {}, c.node(b.from)->log_syncs()};
+    for (const Envelope& e : b.messages) s.types.push_back(e.msg.type);
+    sent.push_back(std::move(s));
+  };
+  const uint64_t leader_syncs = c.node(1)->log_syncs();
+  ASSERT_TRUE(c.node(1)->Propose(1, ShardCommand::Put("k", "v"), 7).ok());
+  ASSERT_TRUE(c.node(1)->ProcessReady().ok());
+  EXPECT_EQ(c.node(1)->log_syncs(), leader_syncs + 1);
+  ASSERT_EQ(sent.size(), 2u);  // one MsgApp batch per follower
+  for (const Sent& s : sent) {
+    EXPECT_EQ(s.types, std::vector<raft::MessageType>{raft::MessageType::kMsgApp});
+    EXPECT_EQ(s.syncs_at_send, leader_syncs);  // before the leader's fsync
+  }
+  EXPECT_FALSE(c.completions_.count(7));
+
+  // Follower 2 alone: its answer leaves after its fsync.
+  sent.clear();
+  const uint64_t follower_syncs = c.node(2)->log_syncs();
+  for (MessageBatch& b : c.net_.queue) {
+    if (b.to == 2) c.node(2)->Receive(b);
+  }
+  c.net_.queue.clear();
+  ASSERT_TRUE(c.node(2)->ProcessReady().ok());
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].types, std::vector<raft::MessageType>{raft::MessageType::kMsgAppResp});
+  EXPECT_EQ(sent[0].syncs_at_send, follower_syncs + 1);  // after the follower's fsync
+  c.net_.on_send = nullptr;
+  c.Pump();
+  ASSERT_TRUE(c.completions_.count(7));
+  EXPECT_TRUE(c.completions_[7].status.ok());
+  EXPECT_EQ(ValueOf(c.Read(3, 1, "k")), "v");
 }
 
 TEST(NodeTest, CrashedFollowerRecoversEveryGroup) {
