@@ -126,11 +126,8 @@ Status RunClusterNode(const std::string& config_path, uint64_t node_id, bool joi
   DKV_RETURN_IF_ERROR(listener.Listen(plan.client_host, plan.client_port));
 #ifdef DKV_RUNTIME_HAVE_ADMIN
   // /health and /metrics on the admin port, as the standalone server has
-  // (`distkv cluster status` asks /health). Metrics are a stub for now.
-  server::AdminHttp admin(io, [self = plan.self] {
-    return "# TYPE distkv_cluster_node_id gauge\ndistkv_cluster_node_id " + std::to_string(self) +
-           "\n";
-  });
+  // (`distkv cluster status` asks /health); /metrics: NodeRuntime::MetricsText.
+  server::AdminHttp admin(io, [rt = runtime.get()] { return rt->MetricsText(); });
   if (plan.admin_port != 0) DKV_RETURN_IF_ERROR(admin.Start(plan.client_host, plan.admin_port));
 #endif
   runtime->Run([&router](NodeId from, ShardId shard, std::vector<std::string> args,

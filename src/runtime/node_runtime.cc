@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <asio.hpp>
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -45,6 +46,14 @@ struct NodeRuntime::Impl {
   std::map<ShardId, std::vector<std::pair<node::ShardCommand, uint64_t>>> queued_writes;
   bool ready_posted = false;
   bool stopped = false;
+  // Counters for /metrics (MetricsText), written on the loop, read anywhere.
+  std::atomic<uint64_t> writes_submitted{0};
+  std::atomic<uint64_t> proposal_batches{0};
+  std::atomic<uint64_t> reads_submitted{0};
+  std::atomic<uint64_t> ready_rounds{0};
+  std::atomic<uint64_t> log_syncs{0};
+  std::atomic<uint64_t> forwards_sent{0};
+  std::atomic<uint64_t> forwards_served{0};
   uint64_t next_token = 1;
   std::unordered_map<uint64_t, WriteCallback> writes;
   std::unordered_map<uint64_t, ReadCallback> reads;
@@ -80,7 +89,10 @@ struct NodeRuntime::Impl {
           i++;
         }
         Status s = node->ProposeBatch(shard, std::move(batch));
-        if (s.ok()) continue;
+        if (s.ok()) {
+          proposal_batches.fetch_add(1, std::memory_order_relaxed);
+          continue;
+        }
         for (uint64_t token : tokens) {
           auto w = writes.find(token);
           DKV_ASSERT(w != writes.end());
@@ -96,6 +108,8 @@ struct NodeRuntime::Impl {
     ProposeQueuedWrites();
     for (int round = 0; round < kMaxReadyRoundsPerPass && node->HasReady(); round++) {
       Result<std::vector<node::Completion>> done = node->ProcessReady();
+      ready_rounds.fetch_add(1, std::memory_order_relaxed);
+      log_syncs.store(node->log_syncs(), std::memory_order_relaxed);
       if (!done.ok()) {
         // The node refuses everything from now on (its memory may be ahead of
         // its disk); the only recovery is a restart from disk (docs/node.md).
@@ -202,6 +216,7 @@ struct NodeRuntime::Impl {
 
   void OnFrame(NodeId from, rpc::Frame frame) {
     if (frame.has_forward_request()) {
+      forwards_served.fetch_add(1, std::memory_order_relaxed);
       const rpc::ForwardRequest& req = frame.forward_request();
       std::vector<std::string> args(req.args().begin(), req.args().end());
       const uint64_t id = req.request_id();
@@ -359,6 +374,7 @@ void NodeRuntime::SubmitOnLoop(ShardId shard, node::ShardCommand command, WriteC
     return;
   }
   const uint64_t token = impl->next_token++;
+  impl->writes_submitted.fetch_add(1, std::memory_order_relaxed);
   impl->writes.emplace(token, std::move(done));
   impl->queued_writes[shard].emplace_back(std::move(command), token);
   impl->ScheduleReady();
@@ -372,6 +388,7 @@ void NodeRuntime::ReadOnLoop(ShardId shard, std::string key, ReadCallback done) 
     asio::post(impl->io, [done = std::move(done), s] { done(s, false, {}); });
     return;
   }
+  impl->reads_submitted.fetch_add(1, std::memory_order_relaxed);
   impl->reads.emplace(token, std::move(done));
   impl->ScheduleReady();
 }
@@ -397,6 +414,7 @@ void NodeRuntime::ForwardOnLoop(NodeId to, ShardId shard, std::vector<std::strin
     fail(s);
     return;
   }
+  impl->forwards_sent.fetch_add(1, std::memory_order_relaxed);
   auto timer = std::make_unique<asio::steady_timer>(impl->io, kForwardTimeout);
   timer->async_wait([impl, id, to](const asio::error_code& ec) {
     if (ec) return;
@@ -430,6 +448,53 @@ void NodeRuntime::RunAfter(std::chrono::milliseconds delay, std::function<void()
     if (ec || impl->stopped) return;
     fn();
   });
+}
+
+std::string NodeRuntime::MetricsText() const {
+  const Impl* impl = impl_.get();
+  std::string out =
+      "# HELP distkv_cluster_node_id this node's id\n# TYPE distkv_cluster_node_id gauge\n"
+      "distkv_cluster_node_id " +
+      std::to_string(plan_.self) + "\n";
+  const std::string node_label = "{node=\"" + std::to_string(plan_.self) + "\"}";
+  auto counter = [&](const char* name, const char* help, uint64_t value) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name +
+           node_label + " " + std::to_string(value) + "\n";
+  };
+  counter("distkv_node_writes_submitted_total", "shard writes proposed on this node (leader)",
+          impl->writes_submitted.load(std::memory_order_relaxed));
+  counter("distkv_node_proposal_batches_total",
+          "ProposeBatch calls (one Raft append per batch of writes of one shard)",
+          impl->proposal_batches.load(std::memory_order_relaxed));
+  counter("distkv_node_reads_submitted_total", "linearizable reads (ReadIndex) on this node",
+          impl->reads_submitted.load(std::memory_order_relaxed));
+  counter("distkv_node_ready_rounds_total", "Node::ProcessReady rounds (all groups at once)",
+          impl->ready_rounds.load(std::memory_order_relaxed));
+  counter("distkv_node_log_fsyncs_total", "synced raft log writes (one per round that needed one)",
+          impl->log_syncs.load(std::memory_order_relaxed));
+  counter("distkv_node_forwards_sent_total", "shard requests forwarded to another node",
+          impl->forwards_sent.load(std::memory_order_relaxed));
+  counter("distkv_node_forwards_served_total", "shard requests other nodes forwarded here",
+          impl->forwards_served.load(std::memory_order_relaxed));
+  if (impl->transport != nullptr) {
+    out +=
+        "# HELP distkv_transport_batches_sent_total frames written to a peer\n"
+        "# TYPE distkv_transport_batches_sent_total counter\n";
+    const std::vector<transport::PeerStats> stats = impl->transport->Stats();
+    for (const transport::PeerStats& p : stats) {
+      out += "distkv_transport_batches_sent_total{node=\"" + std::to_string(plan_.self) +
+             "\",peer=\"" + std::to_string(p.peer) + "\"} " + std::to_string(p.batches_sent) + "\n";
+    }
+    out +=
+        "# HELP distkv_transport_batches_received_total frames received from a peer\n"
+        "# TYPE distkv_transport_batches_received_total counter\n";
+    for (const transport::PeerStats& p : stats) {
+      out += "distkv_transport_batches_received_total{node=\"" + std::to_string(plan_.self) +
+             "\",peer=\"" + std::to_string(p.peer) + "\"} " + std::to_string(p.batches_received) +
+             "\n";
+    }
+  }
+  return out;
 }
 
 node::Node& NodeRuntime::node() {

@@ -119,6 +119,11 @@ class NodeRuntime {
   void RunAfter(std::chrono::milliseconds delay, std::function<void()> fn);
   node::Node& node();
   bool OnLoop() const;
+  // Thread-safe (counters only; the transport's are locked): Prometheus text
+  // of this node's counters -- writes, proposal batches, reads, ProcessReady
+  // rounds, raft log fsyncs, forwards sent and served, frames per peer --
+  // for the admin port's /metrics. REQUIRES: not racing Stop().
+  std::string MetricsText() const;
 
  private:
   struct Impl;
