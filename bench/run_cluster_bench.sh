@@ -60,9 +60,9 @@ done
 # The peers and gRPC (for dkv_kvload's native etcd client) come from Debian.
 "$root/scripts/install-deps.sh" --bench
 
-for tool in etcd etcdctl python3; do
+for tool in etcd etcdctl python3 redis-cli; do
   if ! command -v "$tool" >/dev/null; then
-    echo "$tool is missing (apt-get install etcd-server etcd-client python3)" >&2
+    echo "$tool is missing (apt-get install etcd-server etcd-client python3 redis-tools)" >&2
     exit 1
   fi
 done
