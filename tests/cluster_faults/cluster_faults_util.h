@@ -109,6 +109,8 @@ inline bool WaitAllShardsWritable(const ClusterHarness& cluster, uint64_t via) {
   return true;
 }
 
+inline constexpr const char* kProxyHost = "127.0.0.2";
+
 // Harness options under which node i reaches node j through the proxy's link
 // (i, j) (node i's config file lists the link's port as j's peer address).
 // REQUIRES: proxy outlives the harness.
@@ -122,9 +124,12 @@ inline HarnessOptions ProxiedOptions(FaultProxy* proxy) {
       int port = 0;
       Status s = cluster::SplitHostPort(n.peer_addr, &host, &port);
       if (!s.ok()) throw std::runtime_error(s.ToString());
-      auto proxied = proxy->AddLink({self, n.id}, "127.0.0.1", host, static_cast<uint16_t>(port));
+      // On 127.0.0.2 (loopback too), so a port the kernel gives the proxy can
+      // never be one the config reserved for a node on 127.0.0.1 (they are
+      // released until the node binds them).
+      auto proxied = proxy->AddLink({self, n.id}, kProxyHost, host, static_cast<uint16_t>(port));
       if (!proxied.ok()) throw std::runtime_error(proxied.status().ToString());
-      n.peer_addr = "127.0.0.1:" + std::to_string(proxied.value());
+      n.peer_addr = std::string(kProxyHost) + ":" + std::to_string(proxied.value());
     }
     return c;
   };
