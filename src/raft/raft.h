@@ -180,8 +180,10 @@ class Raft {
 
   // Follower state: a snapshot being reassembled from chunks.
   std::optional<SnapshotMetadata> incoming_snapshot_meta_;
-  std::string incoming_snapshot_data_;    // without a snapshot sink
-  uint64_t incoming_snapshot_bytes_ = 0;  // received so far (with or without a sink)
+  std::string incoming_snapshot_data_;       // without a snapshot sink
+  uint64_t incoming_snapshot_bytes_ = 0;     // received so far (with or without a sink)
+  NodeId incoming_snapshot_from_ = kNoNode;  // the leader streaming it, and its term
+  uint64_t incoming_snapshot_msg_term_ = 0;
 
   std::vector<Message> msgs_;
   std::vector<ReadState> read_states_;

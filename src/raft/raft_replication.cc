@@ -381,8 +381,12 @@ void Raft::HandleSnapshotChunk(const Message& m) {
     Send(std::move(resp));
     return;
   }
+  // A stream is one leader's in one term: another leader's snapshot at the
+  // same (index, term) holds other bytes (its own engine's files), so chunks
+  // of the two must never be joined.
   const bool same = incoming_snapshot_meta_ && incoming_snapshot_meta_->index == meta.index &&
-                    incoming_snapshot_meta_->term == meta.term;
+                    incoming_snapshot_meta_->term == meta.term &&
+                    incoming_snapshot_from_ == m.from && incoming_snapshot_msg_term_ == m.term;
   Message resp;
   resp.type = MessageType::kMsgSnapResp;
   resp.to = m.from;
@@ -391,6 +395,8 @@ void Raft::HandleSnapshotChunk(const Message& m) {
   Status st;
   if (m.snapshot_offset == 0 && !(same && incoming_snapshot_bytes_ > 0)) {
     incoming_snapshot_meta_ = meta;
+    incoming_snapshot_from_ = m.from;
+    incoming_snapshot_msg_term_ = m.term;
     incoming_snapshot_bytes_ = m.snapshot_chunk.size();
     if (sink != nullptr) {
       st = sink->Begin(meta);
