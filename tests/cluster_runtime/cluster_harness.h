@@ -230,6 +230,10 @@ class ClusterHarness {
         ::dup2(fd, 1);
         ::dup2(fd, 2);
       }
+      // Nothing else of the test process may live on in the node: a socket of
+      // a fault proxy or of another thread's client, inherited here, would stay
+      // open after the test closed it, so its peer would never see the close.
+      ::close_range(3, ~0U, 0);
       std::vector<char*> cargs;
       for (auto& a : args) cargs.push_back(a.data());
       cargs.push_back(nullptr);
