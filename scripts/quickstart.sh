@@ -76,6 +76,11 @@ stop_cluster() {
 }
 trap stop_cluster EXIT INT TERM
 "$distkv" cluster up --config "$config" "$@"
+# Every node has founded its shards: from now on a node whose data dir was
+# wiped must rejoin (distkv cluster up --join N), never found them again.
+if ! grep -q '^cluster_state' "$config"; then
+  sed -i 's/^cluster_id = .*/&\ncluster_state = "existing"/' "$config"
+fi
 
 cat <<'MSG'
 
