@@ -18,7 +18,7 @@ namespace dkv::server {
 class AdminHttp {
  public:
   AdminHttp(asio::io_context& io, std::function<std::string()> metrics)
-      : io_(io), acceptor_(io), metrics_(std::move(metrics)) {}
+      : acceptor_(io), metrics_(std::move(metrics)) {}
 
   // Binds and starts accepting. Port 0 picks a free port (see port()).
   Status Start(const std::string& bind, int port);
@@ -28,7 +28,6 @@ class AdminHttp {
  private:
   void Accept();
 
-  asio::io_context& io_;
   asio::ip::tcp::acceptor acceptor_;
   std::function<std::string()> metrics_;
   int port_ = 0;

@@ -72,14 +72,14 @@ void FaultTransport::Send(node::MessageBatch batch) {
   node::Transport* inner = nullptr;
   {
     MutexLock lock(&state_->mu);
-    const FaultConfig& c = state_->config;
-    if (state_->inner == nullptr || c.partitioned.count(batch.to) != 0 || state_->Drop()) {
+    if (state_->inner == nullptr || state_->config.partitioned.count(batch.to) != 0 ||
+        state_->Drop()) {
       state_->stats.dropped_outgoing++;
       return;
     }
-    if (c.delay_max.count() > 0) {
-      delay =
-          std::chrono::milliseconds(state_->rng.Range(c.delay_min.count(), c.delay_max.count()));
+    if (state_->config.delay_max.count() > 0) {
+      delay = std::chrono::milliseconds(
+          state_->rng.Range(state_->config.delay_min.count(), state_->config.delay_max.count()));
     }
     if (delay.count() == 0) {
       inner = state_->inner;
