@@ -198,13 +198,14 @@ Result<Node::Replica*> Node::Get(ShardId shard) const {
   return it->second.get();
 }
 
-void Node::Complete(uint64_t token, Status status, uint64_t index) {
+void Node::Complete(uint64_t token, Status status, uint64_t index, std::string value) {
   DKV_ASSERT(pending_requests_ > 0);
   pending_requests_--;
   Completion c;
   c.token = token;
   c.status = std::move(status);
   c.index = index;
+  c.value = std::move(value);
   completions_.push_back(std::move(c));
 }
 
@@ -517,7 +518,8 @@ void Node::ApplyCompleted(Replica& r, const std::vector<raft::Entry>& entries) {
   for (const raft::Entry& e : entries) {
     for (auto it = r.proposals.begin(); it != r.proposals.end() && it->first <= e.index;) {
       if (it->first == e.index && it->second.term == e.term) {
-        Complete(it->second.token, Status::OK(), e.index);
+        // A kEval's answer goes to its proposer in the Completion's value.
+        Complete(it->second.token, Status::OK(), e.index, r.sm->TakeEvalResult(e.index));
       } else {
         Complete(it->second.token,
                  Status::Aborted(ShardName(r.shard), "another leader's entry took its place"),
@@ -559,7 +561,9 @@ void Node::ServeReads(Replica& r) {
     Completion c;
     c.token = waiting[i].token;
     c.index = waiting[i].index;
-    Result<ReadResult> got = r.sm->Get(waiting[i].key, waiting[i].at);
+    // Reads of the latest judge expiry at this node's clock (never below the
+    // newest applied write: the Hlc follows every applied timestamp).
+    Result<ReadResult> got = r.sm->Get(waiting[i].key, waiting[i].at, hlc_->Now());
     if (got.ok()) {
       c.found = got->found;
       c.value = std::move(got->value);

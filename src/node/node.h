@@ -88,7 +88,7 @@ struct Completion {
   Status status;
   uint64_t index = 0;  // log index of the write, or the read index
   bool found = false;  // reads: a value exists
-  std::string value;   // reads
+  std::string value;   // reads; kEval writes: the encoded EvalResult (EncodeEvalResult)
   Timestamp ts;        // reads: the version's commit timestamp
 };
 
@@ -236,7 +236,7 @@ class Node {
   void MaybeProposeGc(Replica& r);
   // The GC safe point a new pass may use now, nullopt when none (node_gc.cc).
   std::optional<Timestamp> GcSafePoint(const Replica& r);
-  void Complete(uint64_t token, Status status, uint64_t index = 0);
+  void Complete(uint64_t token, Status status, uint64_t index = 0, std::string value = {});
 
   const NodeOptions options_;
   Transport* const transport_;

@@ -28,6 +28,12 @@ Timestamp NextTimestamp(const Timestamp& t) {
   return Timestamp{t.wall_time_us, t.logical + 1};
 }
 
+// The timestamp just below t. REQUIRES: t > the zero timestamp.
+Timestamp PreviousTimestamp(const Timestamp& t) {
+  if (t.logical == 0) return Timestamp{t.wall_time_us - 1, Timestamp::kMaxLogical};
+  return Timestamp{t.wall_time_us, t.logical - 1};
+}
+
 void PutIds(std::string* dst, const std::vector<raft::NodeId>& ids) {
   PutVarint64(dst, ids.size());
   for (raft::NodeId id : ids) PutVarint64(dst, id);
@@ -54,25 +60,10 @@ bool GetTs(std::string_view* in, Timestamp* ts) {
   return true;
 }
 
-std::string EncodeValue(bool tombstone, std::string_view value) {
-  std::string v;
-  v.reserve(3 + value.size());
-  v.push_back(static_cast<char>(tombstone ? kFlagTombstone : 0));
-  v.push_back(static_cast<char>(kValueKindPlain));
-  PutLengthPrefixed(&v, {});  // metadata: empty until version vectors arrive
-  v.append(value);
-  return v;
-}
+constexpr uint8_t kMetaTagExpireAt = 0x01;
 
-Status DecodeValue(std::string_view v, bool* tombstone, std::string_view* value) {
-  if (v.size() < 2) return Status::Corruption("shard engine", "short value header");
-  *tombstone = (static_cast<uint8_t>(v[0]) & kFlagTombstone) != 0;
-  v.remove_prefix(2);
-  std::string_view meta;
-  if (!GetLengthPrefixed(&v, &meta))
-    return Status::Corruption("shard engine", "bad value metadata");
-  *value = v;
-  return Status::OK();
+std::string EncodeValue(bool tombstone, std::string_view value) {
+  return EncodeMvccValue(tombstone, 0, value);
 }
 
 // Removes a flat directory and its files; a missing directory is fine.
@@ -88,6 +79,54 @@ void RemoveDirAndFiles(storage::Env* env, const std::string& dir) {
 
 // ---------------------------------------------------------------------------
 // Encodings
+
+std::string EncodeMvccValue(bool tombstone, int64_t expire_at_ms, std::string_view value) {
+  DKV_ASSERT(expire_at_ms >= 0);
+  std::string meta;
+  if (expire_at_ms != 0) {
+    meta.push_back(static_cast<char>(kMetaTagExpireAt));
+    PutFixed64(&meta, static_cast<uint64_t>(expire_at_ms));
+  }
+  std::string v;
+  v.reserve(3 + meta.size() + value.size());
+  v.push_back(static_cast<char>(tombstone ? kFlagTombstone : 0));
+  v.push_back(static_cast<char>(kValueKindPlain));
+  PutLengthPrefixed(&v, meta);
+  v.append(value);
+  return v;
+}
+
+Status DecodeMvccValue(std::string_view v, bool* tombstone, int64_t* expire_at_ms,
+                       std::string_view* value) {
+  if (v.size() < 2) return Status::Corruption("shard engine", "short value header");
+  *tombstone = (static_cast<uint8_t>(v[0]) & kFlagTombstone) != 0;
+  v.remove_prefix(2);
+  std::string_view meta;
+  if (!GetLengthPrefixed(&v, &meta))
+    return Status::Corruption("shard engine", "bad value metadata");
+  *expire_at_ms = 0;
+  if (!meta.empty()) {
+    uint64_t at = 0;
+    if (static_cast<uint8_t>(meta[0]) != kMetaTagExpireAt) {
+      return Status::Corruption("shard engine", "unknown value metadata field");
+    }
+    meta.remove_prefix(1);
+    if (!GetFixed64(&meta, &at) || !meta.empty() || at == 0 || at > INT64_MAX) {
+      return Status::Corruption("shard engine", "bad expiry in value metadata");
+    }
+    *expire_at_ms = static_cast<int64_t>(at);
+  }
+  *value = v;
+  return Status::OK();
+}
+
+bool ExpiredAt(int64_t expire_at_ms, const Timestamp& at) {
+  if (expire_at_ms == 0) return false;
+  // expire_at_ms * 1000 <= wall_time_us, without overflow (floor division).
+  const int64_t at_ms =
+      at.wall_time_us >= 0 ? at.wall_time_us / 1000 : -((-at.wall_time_us + 999) / 1000);
+  return expire_at_ms <= at_ms;
+}
 
 std::string EncodeAppliedState(const AppliedState& s) {
   std::string v;
@@ -270,7 +309,40 @@ void ShardStateMachine::ApplyWrite(const ShardCommand& cmd, storage::WriteBatch*
   }
 }
 
+Result<std::string> ShardStateMachine::ApplyEval(const ShardCommand& cmd,
+                                                 storage::WriteBatch* batch) {
+  const EvalOp& op = cmd.eval;
+  // The newest version strictly older than the entry (a replay must not see
+  // its own earlier write), judged live or expired at the entry's time.
+  DKV_ASSIGN_OR_RETURN(ReadResult cur, Get(op.key, PreviousTimestamp(cmd.ts)));
+  if (cur.found && ExpiredAt(cur.expire_at_ms, cmd.ts)) cur = ReadResult{};
+  std::optional<EvalCurrent> current;
+  if (cur.found) current = EvalCurrent{std::move(cur.value), cur.expire_at_ms};
+  const int64_t now_ms = cmd.ts.wall_time_us / 1000;  // commit timestamps are > 0
+  EvalOutcome out = EvaluateEval(op, current, now_ms);
+  switch (out.write) {
+    case EvalOutcome::Write::kNone:
+      break;
+    case EvalOutcome::Write::kPut:
+      batch->Put(MvccKey(op.key, cmd.ts), EncodeMvccValue(false, out.expire_at_ms, out.value));
+      break;
+    case EvalOutcome::Write::kDelete:
+      batch->Put(MvccKey(op.key, cmd.ts), EncodeValue(true, {}));
+      break;
+  }
+  return EncodeEvalResult(out.result);
+}
+
+std::string ShardStateMachine::TakeEvalResult(uint64_t index) {
+  auto it = eval_results_.find(index);
+  if (it == eval_results_.end()) return {};
+  std::string r = std::move(it->second);
+  eval_results_.erase(it);
+  return r;
+}
+
 Status ShardStateMachine::Apply(const std::vector<raft::Entry>& entries) {
+  eval_results_.clear();
   storage::WriteBatch batch;
   AppliedState next = applied_;
   storage::WriteOptions wo;
@@ -285,13 +357,26 @@ Status ShardStateMachine::Apply(const std::vector<raft::Entry>& entries) {
       Result<ShardCommand> cmd = DecodeShardCommand(e.data);
       if (!cmd.ok()) {
         bad_commands_++;
-      } else if (cmd->type == CommandType::kWrite) {
+      } else if (cmd->type == CommandType::kWrite || cmd->type == CommandType::kEval) {
         // Timestamps follow log order on every replica, whatever the leader's
         // clock did, and stay above the GC safe point (history above it is whole).
         cmd->ts =
             std::max({cmd->ts, NextTimestamp(next.max_ts), NextTimestamp(next.gc_safe_point)});
+        if (cmd->type == CommandType::kEval && batch.Count() > 0) {
+          // The eval reads the engine: write what came before it first, with
+          // the applied state it stands at (as GC does below), so a crash
+          // replays from this entry on an engine holding exactly its past.
+          batch.Put(kAppliedKey, EncodeAppliedState(next));
+          DKV_RETURN_IF_ERROR(db_->Write(wo, batch));
+          batch.Clear();
+          applied_ = next;
+        }
         next.max_ts = cmd->ts;
-        ApplyWrite(*cmd, &batch);
+        if (cmd->type == CommandType::kWrite) {
+          ApplyWrite(*cmd, &batch);
+        } else {
+          DKV_ASSIGN_OR_RETURN(eval_results_[e.index], ApplyEval(*cmd, &batch));
+        }
       } else {
         // GC reads the engine: write what came before it first.
         batch.Put(kAppliedKey, EncodeAppliedState(next));
@@ -311,7 +396,8 @@ Status ShardStateMachine::Apply(const std::vector<raft::Entry>& entries) {
   return Status::OK();
 }
 
-Result<ReadResult> ShardStateMachine::Get(std::string_view key, std::optional<Timestamp> at) {
+Result<ReadResult> ShardStateMachine::Get(std::string_view key, std::optional<Timestamp> at,
+                                          std::optional<Timestamp> now) {
   if (at.has_value() && *at < applied_.gc_safe_point) {
     return Status::InvalidArgument("shard " + std::to_string(shard_),
                                    "read at " + at->ToString() + " below the GC safe point " +
@@ -332,8 +418,10 @@ Result<ReadResult> ShardStateMachine::Get(std::string_view key, std::optional<Ti
   DKV_RETURN_IF_ERROR(ParseMvccKey(k, &user_key, &r.ts));
   bool tombstone;
   std::string_view value;
-  DKV_RETURN_IF_ERROR(DecodeValue(it->value(), &tombstone, &value));
+  DKV_RETURN_IF_ERROR(DecodeMvccValue(it->value(), &tombstone, &r.expire_at_ms, &value));
   if (tombstone) return ReadResult{};
+  const Timestamp when = at.has_value() ? *at : now.value_or(applied_.max_ts);
+  if (ExpiredAt(r.expire_at_ms, when)) return ReadResult{};
   r.found = true;
   r.value.assign(value);
   return r;
@@ -414,9 +502,14 @@ Result<uint64_t> ShardStateMachine::GcStep(const Timestamp& point, AppliedState*
     }
     kept = true;
     bool tombstone;
+    int64_t expire_at_ms;
     std::string_view value;
-    DKV_RETURN_IF_ERROR(DecodeValue(it->value(), &tombstone, &value));
-    if (tombstone) pending_tombstone.assign(it->key());  // nothing older needs hiding
+    DKV_RETURN_IF_ERROR(DecodeMvccValue(it->value(), &tombstone, &expire_at_ms, &value));
+    // A version expired at the point is absent to every read at or above it,
+    // as a tombstone is: it goes the same way.
+    if (tombstone || ExpiredAt(expire_at_ms, pass_point)) {
+      pending_tombstone.assign(it->key());  // nothing older needs hiding
+    }
   }
   DKV_RETURN_IF_ERROR(it->status());
   if (resume.empty() && !pending_tombstone.empty()) {

@@ -14,15 +14,24 @@
 //           prefix-free); ~ts: the 12-byte Timestamp encoding, bitwise inverted
 //           so a key's newest version sorts first.
 //   value header: flags(1; bit0 = tombstone) | value kind(1; 0 = plain bytes,
-//           later CRDT types) | lp metadata (empty; later a version vector)
+//           later CRDT types) | lp metadata
+//   metadata: a sequence of tagged fields, each at most once, in tag order;
+//           empty for a value without any (every value written before TTLs):
+//           tag 0x01 | expire at (8, fixed64): absolute expiry, ms since the
+//           Unix epoch (> 0). A version whose expiry <= a read's time (ms of
+//           its timestamp) is absent to that read, like a tombstone.
 //
-// Apply writes data and the applied state in ONE batch WITHOUT fsync: the Raft
+// A kEval entry (a Redis read-modify-write) is evaluated at apply time against
+// the key's live version at the entry's commit timestamp (EvaluateEval); its
+// answer is kept for the proposer (TakeEvalResult) and its write lands at
+// that timestamp. Apply writes data and the applied state in ONE batch WITHOUT fsync: the Raft
 // log is the durable record, and after a crash the node replays entries from
 // applied + 1 (replay is idempotent: same key, same timestamp, same bytes).
 // Owned by the Node; not thread-safe (the Node's thread).
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -71,10 +80,19 @@ Status ParseMvccKey(std::string_view key, std::string* user_key, Timestamp* ts);
 
 // The result of one read.
 struct ReadResult {
-  bool found = false;  // false: no version, or the newest visible one is a delete
+  bool found = false;  // false: no version, or the newest visible one is a delete or expired
   std::string value;
-  Timestamp ts;  // the version's commit timestamp when found
+  Timestamp ts;              // the version's commit timestamp when found
+  int64_t expire_at_ms = 0;  // its expiry (ms since the epoch) when found; 0: none
 };
+
+// The MVCC value encoding (header | value; see above), public for tests and
+// tools. DecodeMvccValue returns Corruption for anything else.
+std::string EncodeMvccValue(bool tombstone, int64_t expire_at_ms, std::string_view value);
+Status DecodeMvccValue(std::string_view v, bool* tombstone, int64_t* expire_at_ms,
+                       std::string_view* value);
+// Whether a version expiring at expire_at_ms (0: never) is gone at `at`.
+bool ExpiredAt(int64_t expire_at_ms, const Timestamp& at);
 
 class ShardStateMachine {
  public:
@@ -101,8 +119,16 @@ class ShardStateMachine {
   Status Apply(const std::vector<raft::Entry>& entries);
 
   // The newest version of `key` with commit ts <= `at` (latest when nullopt).
+  // A version expired at `at` (or, reading the latest, at `now`; at the
+  // newest applied timestamp when that is nullopt too) is not found.
   // InvalidArgument when `at` is below the GC safe point (that history is gone).
-  Result<ReadResult> Get(std::string_view key, std::optional<Timestamp> at = std::nullopt);
+  Result<ReadResult> Get(std::string_view key, std::optional<Timestamp> at = std::nullopt,
+                         std::optional<Timestamp> now = std::nullopt);
+
+  // The answer of the kEval entry at `index` applied by the last Apply call
+  // (EncodeEvalResult), removed from here; empty when there is none. Results
+  // nobody takes are dropped at the next Apply.
+  std::string TakeEvalResult(uint64_t index);
 
   // Deletes every version no read at or above safe_point can see: for each key,
   // all versions older than its newest version at or below safe_point, and that
@@ -158,6 +184,9 @@ class ShardStateMachine {
   Status WriteCurrent(uint64_t generation);
   class Sink;
   void ApplyWrite(const ShardCommand& cmd, storage::WriteBatch* batch);
+  // Evaluates a kEval command at cmd.ts against the engine (everything before
+  // it is written), stages its write in `batch`, returns the encoded answer.
+  Result<std::string> ApplyEval(const ShardCommand& cmd, storage::WriteBatch* batch);
   // One kGc command (shard_gc.cc): starts a pass at `point` when none runs and
   // `point` is above the last one, then runs one step of the pass: examines at
   // most gc_versions_per_step_ versions from next->gc_cursor, stages their
@@ -172,6 +201,7 @@ class ShardStateMachine {
   std::unique_ptr<storage::DB> db_;
   AppliedState applied_;
   uint64_t bad_commands_ = 0;
+  std::map<uint64_t, std::string> eval_results_;  // index -> answer, from the last Apply
   size_t gc_versions_per_step_;
   SnapshotReceiver receiver_;
   std::unique_ptr<Sink> sink_;
