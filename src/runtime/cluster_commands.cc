@@ -1,13 +1,17 @@
 #include "runtime/cluster_commands.h"
 
 #include <algorithm>
+#include <climits>
 #include <map>
 #include <memory>
 
 #include "common/assert.h"
 #include "node/limits.h"
 #include "raft/types.h"
+#include "server/command.h"
+#include "server/command_util.h"
 #include "server/reply.h"
+#include "server/resp_parser.h"
 
 namespace dkv::runtime {
 
@@ -25,6 +29,178 @@ std::string ErrorReply(int protocol, const std::string& text) {
   return out;
 }
 
+std::string Lower(std::string_view s) { return server::ToLower(s); }
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Parses an expiry argument of `cmd` (lower-case name) in `unit_ms` (1000
+// for seconds, 1 for ms) into op's expiry, with Redis's checks and errors:
+// the value must be an integer, positive unless `allow_nonpositive` (the
+// EXPIRE family, where a past time deletes), and neither its ms nor (for a
+// relative one) now + it may overflow. A relative expiry stays relative: the
+// shard adds the entry's commit time at apply (node::ExpiryMode).
+bool ParseExpiry(std::string_view arg, int64_t unit_ms, bool absolute, bool allow_nonpositive,
+                 const std::string& cmd, node::EvalOp* op, std::string* error) {
+  int64_t v = 0;
+  if (!server::ParseInt64Strict(arg, &v)) {
+    *error = std::string(server::kErrNotInteger);
+    return false;
+  }
+  const std::string invalid = "ERR invalid expire time in '" + cmd + "' command";
+  if ((!allow_nonpositive && v <= 0) || v > INT64_MAX / unit_ms || v < INT64_MIN / unit_ms) {
+    *error = invalid;
+    return false;
+  }
+  v *= unit_ms;
+  if (!absolute) {
+    const int64_t now = NowMs();
+    if ((v > 0 && now > INT64_MAX - v) || (v < 0 && now < INT64_MIN - v)) {
+      *error = invalid;
+      return false;
+    }
+  }
+  op->expiry_mode = absolute ? node::ExpiryMode::kAbsoluteMs : node::ExpiryMode::kRelativeMs;
+  op->expiry_ms = v;
+  return true;
+}
+
+// EX PX EXAT PXAT: whether `opt` is one, and its unit and kind.
+bool ExpiryOption(std::string_view opt, int64_t* unit_ms, bool* absolute) {
+  using server::EqualsIgnoreCase;
+  if (EqualsIgnoreCase(opt, "ex") || EqualsIgnoreCase(opt, "exat")) {
+    *unit_ms = 1000;
+  } else if (EqualsIgnoreCase(opt, "px") || EqualsIgnoreCase(opt, "pxat")) {
+    *unit_ms = 1;
+  } else {
+    return false;
+  }
+  *absolute = opt.size() == 4;
+  return true;
+}
+
+// SET's options from argv[3..] (Redis 7: NX XX GET KEEPTTL EX PX EXAT PXAT).
+bool ParseSetOptions(const std::vector<std::string>& argv, node::EvalOp* op, std::string* error) {
+  using server::EqualsIgnoreCase;
+  bool expiry = false;
+  for (size_t i = 3; i < argv.size(); i++) {
+    const std::string& opt = argv[i];
+    int64_t unit_ms = 0;
+    bool absolute = false;
+    if (EqualsIgnoreCase(opt, "nx") && !(op->flags & node::kSetXx)) {
+      op->flags |= node::kSetNx;
+    } else if (EqualsIgnoreCase(opt, "xx") && !(op->flags & node::kSetNx)) {
+      op->flags |= node::kSetXx;
+    } else if (EqualsIgnoreCase(opt, "get")) {
+      op->flags |= node::kSetGet;
+    } else if (EqualsIgnoreCase(opt, "keepttl") && !expiry) {
+      op->flags |= node::kSetKeepTtl;
+    } else if (ExpiryOption(opt, &unit_ms, &absolute) && !expiry &&
+               !(op->flags & node::kSetKeepTtl) && i + 1 < argv.size()) {
+      expiry = true;
+      if (!ParseExpiry(argv[i + 1], unit_ms, absolute, false, "set", op, error)) return false;
+      i++;
+    } else {
+      *error = std::string(server::kErrSyntax);
+      return false;
+    }
+  }
+  return true;
+}
+
+// GETEX's options from argv[2..]: one of EX PX EXAT PXAT <t>, PERSIST.
+bool ParseGetExOptions(const std::vector<std::string>& argv, node::EvalOp* op, std::string* error) {
+  for (size_t i = 2; i < argv.size(); i++) {
+    const std::string& opt = argv[i];
+    int64_t unit_ms = 0;
+    bool absolute = false;
+    const bool none = op->expiry_mode == node::ExpiryMode::kNone;
+    if (server::EqualsIgnoreCase(opt, "persist") && none) {
+      op->expiry_mode = node::ExpiryMode::kPersist;
+    } else if (ExpiryOption(opt, &unit_ms, &absolute) && none && i + 1 < argv.size()) {
+      if (!ParseExpiry(argv[i + 1], unit_ms, absolute, false, "getex", op, error)) return false;
+      i++;
+    } else {
+      *error = std::string(server::kErrSyntax);
+      return false;
+    }
+  }
+  return true;
+}
+
+// How an eval's ShardReply becomes the client's reply.
+enum class EvalReply {
+  kAsIs,       // OK, integer, value or nil, error
+  kSetNx,      // SETNX: OK -> 1, nil -> 0
+  kTtlSeconds  // TTL: ms left -> seconds (rounded), -1/-2 as they are
+};
+
+std::string RenderEval(const ShardReply& r, int protocol, EvalReply how) {
+  std::string out;
+  server::ReplyBuilder b(&out, protocol);
+  switch (r.kind) {
+    case ShardReply::Kind::kError:
+      b.Error(r.error);
+      break;
+    case ShardReply::Kind::kOk:
+      if (how == EvalReply::kSetNx) {
+        b.Integer(1);
+      } else {
+        b.Ok();
+      }
+      break;
+    case ShardReply::Kind::kInteger:
+      if (how == EvalReply::kTtlSeconds && r.integer >= 0) {
+        b.Integer((r.integer + 500) / 1000);
+      } else {
+        b.Integer(r.integer);
+      }
+      break;
+    case ShardReply::Kind::kValues:
+      if (r.values.size() != 1) {
+        b.Error("ERR malformed shard reply");
+      } else if (how == EvalReply::kSetNx) {
+        b.Integer(r.values[0] ? 1 : 0);
+      } else if (r.values[0]) {
+        b.Bulk(*r.values[0]);
+      } else {
+        b.Null();
+      }
+      break;
+    default:
+      b.Error("ERR malformed shard reply");
+  }
+  return out;
+}
+
+// The commands a node answers by a kEval on the key's shard leader, with
+// their arity (Redis's: negative = at least).
+struct EvalSpec {
+  const char* name;
+  int arity;
+};
+constexpr EvalSpec kEvalCommands[] = {
+    {"SETNX", 3},       {"SETEX", 4},  {"PSETEX", 4},  {"GETSET", 3},   {"GETDEL", 2},
+    {"GETEX", -2},      {"INCR", 2},   {"DECR", 2},    {"INCRBY", 3},   {"DECRBY", 3},
+    {"INCRBYFLOAT", 3}, {"APPEND", 3}, {"EXPIRE", -3}, {"PEXPIRE", -3}, {"EXPIREAT", -3},
+    {"PEXPIREAT", -3},  {"TTL", 2},    {"PTTL", 2},    {"PERSIST", 2},
+};
+
+const EvalSpec* FindEval(const std::string& name) {
+  for (const EvalSpec& s : kEvalCommands) {
+    if (name == s.name) return &s;
+  }
+  return nullptr;
+}
+
+// Reads of one key's value answered from a linearizable GET.
+bool IsValueRead(const std::string& n) {
+  return n == "STRLEN" || n == "GETRANGE" || n == "TYPE" || n == "SUBSTR";
+}
+
 }  // namespace
 
 std::string UnsupportedCommandError(const std::string& name) {
@@ -37,8 +213,145 @@ ClusterCommands::ClusterCommands(NodeRuntime* runtime, ShardRouter* router)
     : runtime_(runtime), router_(router) {}
 
 bool ClusterCommands::IsShardCommand(const std::string& n) {
-  return n == "GET" || n == "SET" || n == "DEL" || n == "EXISTS" || n == "MGET" || n == "MSET" ||
-         n == "DKV.STATUS" || AdminService::IsAdminCommand(n);
+  return n == "GET" || n == "SET" || n == "DEL" || n == "UNLINK" || n == "EXISTS" || n == "MGET" ||
+         n == "MSET" || n == "DKV.STATUS" || FindEval(n) != nullptr || IsValueRead(n) ||
+         AdminService::IsAdminCommand(n);
+}
+
+void ClusterCommands::RouteEval(node::EvalOp op, int protocol, int how,
+                                std::function<void(std::string)> done) {
+  ShardOp s;
+  s.kind = ShardOp::Kind::kEval;
+  s.shard = router_->ShardFor(op.key);
+  s.keys.push_back(op.key);
+  s.eval = std::move(op);
+  router_->Route(std::move(s), [protocol, how, done = std::move(done)](ShardReply r) {
+    done(RenderEval(r, protocol, static_cast<EvalReply>(how)));
+  });
+}
+
+bool ClusterCommands::ExecuteEval(const std::string& name, const std::vector<std::string>& argv,
+                                  int protocol, std::function<void(std::string)>& done) {
+  using node::EvalOpType;
+  const EvalSpec* spec = FindEval(name);
+  const bool is_set = name == "SET";
+  if (spec == nullptr && !is_set) return false;
+  const int argc = static_cast<int>(argv.size());
+  if (spec != nullptr &&
+      ((spec->arity > 0 && argc != spec->arity) || (spec->arity < 0 && argc < -spec->arity))) {
+    done(ErrorReply(protocol, ArityError(name)));
+    return true;
+  }
+  if (is_set && argc < 3) {
+    done(ErrorReply(protocol, ArityError(name)));
+    return true;
+  }
+  node::EvalOp op;
+  op.key = argv[1];
+  EvalReply how = EvalReply::kAsIs;
+  std::string error;
+  const std::string lower = Lower(name);
+  if (is_set || name == "SETNX" || name == "GETSET") {
+    op.type = EvalOpType::kSet;
+    op.value = argv[2];
+    if (is_set && !ParseSetOptions(argv, &op, &error)) {
+      done(ErrorReply(protocol, error));
+      return true;
+    }
+    if (name == "SETNX") {
+      op.flags = node::kSetNx;
+      how = EvalReply::kSetNx;
+    }
+    if (name == "GETSET") op.flags = node::kSetGet;
+  } else if (name == "SETEX" || name == "PSETEX") {
+    op.type = EvalOpType::kSet;
+    op.value = argv[3];
+    if (!ParseExpiry(argv[2], name == "SETEX" ? 1000 : 1, false, false, lower, &op, &error)) {
+      done(ErrorReply(protocol, error));
+      return true;
+    }
+  } else if (name == "GETDEL") {
+    op.type = EvalOpType::kGetDel;
+  } else if (name == "GETEX") {
+    op.type = EvalOpType::kGetEx;
+    if (!ParseGetExOptions(argv, &op, &error)) {
+      done(ErrorReply(protocol, error));
+      return true;
+    }
+  } else if (name == "INCR" || name == "DECR" || name == "INCRBY" || name == "DECRBY") {
+    op.type = EvalOpType::kIncrBy;
+    op.integer = name == "INCR" ? 1 : -1;
+    if (argc == 3) {
+      int64_t d = 0;
+      if (!server::ParseInt64Strict(argv[2], &d)) {
+        done(ErrorReply(protocol, std::string(server::kErrNotInteger)));
+        return true;
+      }
+      if (name == "DECRBY") {
+        if (d == INT64_MIN) {
+          done(ErrorReply(protocol, "ERR decrement would overflow"));
+          return true;
+        }
+        d = -d;
+      }
+      op.integer = d;
+    }
+  } else if (name == "INCRBYFLOAT") {
+    long double incr = 0;
+    if (!server::ParseLongDouble(argv[2], &incr)) {
+      done(ErrorReply(protocol, std::string(server::kErrNotFloat)));
+      return true;
+    }
+    op.type = EvalOpType::kIncrByFloat;
+    op.value = argv[2];
+  } else if (name == "APPEND") {
+    op.type = EvalOpType::kAppend;
+    op.value = argv[2];
+  } else if (name == "TTL" || name == "PTTL") {
+    op.type = EvalOpType::kTtl;
+    if (name == "TTL") how = EvalReply::kTtlSeconds;
+  } else if (name == "PERSIST") {
+    op.type = EvalOpType::kPersist;
+  } else {  // the EXPIRE family: options NX XX GT LT (Redis 7)
+    op.type = EvalOpType::kExpire;
+    for (int i = 3; i < argc; i++) {
+      const std::string& o = argv[static_cast<size_t>(i)];
+      if (server::EqualsIgnoreCase(o, "nx")) {
+        op.flags |= node::kExpireNx;
+      } else if (server::EqualsIgnoreCase(o, "xx")) {
+        op.flags |= node::kExpireXx;
+      } else if (server::EqualsIgnoreCase(o, "gt")) {
+        op.flags |= node::kExpireGt;
+      } else if (server::EqualsIgnoreCase(o, "lt")) {
+        op.flags |= node::kExpireLt;
+      } else {
+        done(ErrorReply(protocol, "ERR Unsupported option " + o));
+        return true;
+      }
+    }
+    if ((op.flags & node::kExpireNx) &&
+        (op.flags & (node::kExpireXx | node::kExpireGt | node::kExpireLt))) {
+      done(ErrorReply(protocol,
+                      "ERR NX and XX, GT or LT options at the same time are not compatible"));
+      return true;
+    }
+    if ((op.flags & node::kExpireGt) && (op.flags & node::kExpireLt)) {
+      done(ErrorReply(protocol, "ERR GT and LT options at the same time are not compatible"));
+      return true;
+    }
+    const bool seconds = name == "EXPIRE" || name == "EXPIREAT";
+    const bool absolute = name == "EXPIREAT" || name == "PEXPIREAT";
+    if (!ParseExpiry(argv[2], seconds ? 1000 : 1, absolute, true, lower, &op, &error)) {
+      done(ErrorReply(protocol, error));
+      return true;
+    }
+  }
+  if (op.key.size() > node::kMaxKeyBytes || op.value.size() > node::kMaxValueBytes) {
+    done(ErrorReply(protocol, "ERR key or value too large for cluster mode"));
+    return true;
+  }
+  RouteEval(std::move(op), protocol, static_cast<int>(how), std::move(done));
+  return true;
 }
 
 void ClusterCommands::Execute(std::string upper_name, std::vector<std::string> argv, int protocol,
@@ -145,10 +458,57 @@ void ClusterCommands::ExecuteOnLoop(const std::string& name, std::vector<std::st
            });
     return;
   }
-  if (name == "SET" || name == "MSET") {
-    if (name == "SET" && argc > 3) {
-      return done(ErrorReply(protocol, "ERR SET options are not supported in cluster mode yet"));
+  if ((name == "SET" && argc > 3) || FindEval(name) != nullptr) {
+    // Read-modify-writes (and SET with options): evaluated on the shard.
+    ExecuteEval(name, argv, protocol, done);
+    return;
+  }
+  if (IsValueRead(name)) {
+    const bool range = name == "GETRANGE" || name == "SUBSTR";
+    if (argc != (range ? 4 : 2)) return done(ErrorReply(protocol, ArityError(name)));
+    int64_t start = 0, end = 0;
+    if (range &&
+        (!server::ParseInt64Strict(argv[2], &start) || !server::ParseInt64Strict(argv[3], &end))) {
+      return done(ErrorReply(protocol, std::string(server::kErrNotInteger)));
     }
+    Fanout(ShardOp::Kind::kGet, {argv[1]}, {},
+           [protocol, name, start, end, first_error, done](std::vector<ShardReply> replies,
+                                                           std::vector<std::vector<size_t>>) {
+             if (const ShardReply* e = first_error(replies))
+               return done(ErrorReply(protocol, e->error));
+             DKV_ASSERT(replies.size() == 1 && replies[0].values.size() == 1);
+             const std::optional<std::string>& v = replies[0].values[0];
+             std::string out;
+             server::ReplyBuilder b(&out, protocol);
+             if (name == "TYPE") {
+               b.Simple(v ? "string" : "none");
+             } else if (name == "STRLEN") {
+               b.Integer(v ? static_cast<int64_t>(v->size()) : 0);
+             } else {
+               // Redis's GETRANGE: negative offsets count from the end.
+               const int64_t len = v ? static_cast<int64_t>(v->size()) : 0;
+               int64_t s = start, e = end;
+               if (!v || (s < 0 && e < 0 && s > e)) {
+                 b.Bulk("");
+               } else {
+                 if (s < 0) s = len + s;
+                 if (e < 0) e = len + e;
+                 if (s < 0) s = 0;
+                 if (e < 0) e = 0;
+                 if (e >= len) e = len - 1;
+                 if (len == 0 || s > e) {
+                   b.Bulk("");
+                 } else {
+                   b.Bulk(std::string_view(*v).substr(static_cast<size_t>(s),
+                                                      static_cast<size_t>(e - s + 1)));
+                 }
+               }
+             }
+             done(std::move(out));
+           });
+    return;
+  }
+  if (name == "SET" || name == "MSET") {
     if ((name == "SET" && argc != 3) || argc < 3 || argc % 2 != 1) {
       return done(ErrorReply(protocol, ArityError(name)));
     }
@@ -179,7 +539,7 @@ void ClusterCommands::ExecuteOnLoop(const std::string& name, std::vector<std::st
            });
     return;
   }
-  if (name == "DEL") {
+  if (name == "DEL" || name == "UNLINK") {  // UNLINK: DEL (nothing is freed lazily here)
     if (argc < 2) return done(ErrorReply(protocol, ArityError(name)));
     std::vector<std::string> keys;
     std::map<std::string_view, bool> seen;

@@ -1,6 +1,9 @@
 // ClusterCommands: the client commands of a distkv-server in cluster mode.
 // It turns one parsed command (argv) into shard operations -- multi-key
-// commands (MGET, MSET, DEL, EXISTS) split by shard -- runs them through the
+// commands (MGET, MSET, DEL, EXISTS) split by shard; read-modify-writes (SET
+// with options, SETNX, INCR..., EXPIRE..., TTL, GETDEL, GETEX, APPEND) as
+// one kEval evaluated at apply time on the key's shard; STRLEN, GETRANGE and
+// TYPE from a linearizable read -- runs them through the
 // ShardRouter, merges the answers and writes the reply with the server's
 // ReplyBuilder in the client's protocol (RESP2 or RESP3). Commands that need
 // no shard (PING, ECHO, HELLO, QUIT, INFO) are answered by the connection.
@@ -48,6 +51,13 @@ class ClusterCommands {
               const std::vector<std::string>& values,
               std::function<void(std::vector<ShardReply>, std::vector<std::vector<size_t>>)> merge);
   void Status(int protocol, std::function<void(std::string)> done);
+  // The read-modify-write commands (SET with options, SETNX, INCR, EXPIRE,
+  // TTL, ...): parses argv like the standalone server (same errors) into one
+  // node::EvalOp and routes it to the key's shard; false when `name` is not
+  // one. `how` is the reply's rendering (cluster_commands.cc EvalReply).
+  bool ExecuteEval(const std::string& name, const std::vector<std::string>& argv, int protocol,
+                   std::function<void(std::string)>& done);
+  void RouteEval(node::EvalOp op, int protocol, int how, std::function<void(std::string)> done);
 
   NodeRuntime* const runtime_;
   ShardRouter* const router_;

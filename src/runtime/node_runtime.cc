@@ -55,7 +55,22 @@ struct NodeRuntime::Impl {
   std::atomic<uint64_t> forwards_sent{0};
   std::atomic<uint64_t> forwards_served{0};
   uint64_t next_token = 1;
-  std::unordered_map<uint64_t, WriteCallback> writes;
+  // A pending write's callback: `eval` for kEval commands (it gets the
+  // entry's answer), else `write`.
+  struct PendingWrite {
+    WriteCallback write;
+    EvalCallback eval;
+    PendingWrite(WriteCallback w) : write(std::move(w)) {}  // NOLINT: implicit on purpose
+    PendingWrite(EvalCallback e) : eval(std::move(e)) {}    // NOLINT
+    void operator()(const Status& s, std::string result = {}) {
+      if (eval) {
+        eval(s, std::move(result));
+      } else {
+        write(s);
+      }
+    }
+  };
+  std::unordered_map<uint64_t, PendingWrite> writes;
   std::unordered_map<uint64_t, ReadCallback> reads;
   uint64_t next_forward_id = 1;
   std::unordered_map<uint64_t, PendingForward> forwards;
@@ -96,7 +111,7 @@ struct NodeRuntime::Impl {
         for (uint64_t token : tokens) {
           auto w = writes.find(token);
           DKV_ASSERT(w != writes.end());
-          WriteCallback cb = std::move(w->second);
+          PendingWrite cb = std::move(w->second);
           writes.erase(w);
           cb(s);
         }
@@ -125,9 +140,9 @@ struct NodeRuntime::Impl {
 
   void Dispatch(node::Completion c) {
     if (auto w = writes.find(c.token); w != writes.end()) {
-      WriteCallback cb = std::move(w->second);
+      PendingWrite cb = std::move(w->second);
       writes.erase(w);
-      cb(c.status);
+      cb(c.status, std::move(c.value));
       return;
     }
     if (auto r = reads.find(c.token); r != reads.end()) {
@@ -371,6 +386,21 @@ void NodeRuntime::SubmitOnLoop(ShardId shard, node::ShardCommand command, WriteC
   Status s = command.Validate();
   if (!s.ok()) {
     asio::post(impl->io, [done = std::move(done), s] { done(s); });
+    return;
+  }
+  const uint64_t token = impl->next_token++;
+  impl->writes_submitted.fetch_add(1, std::memory_order_relaxed);
+  impl->writes.emplace(token, std::move(done));
+  impl->queued_writes[shard].emplace_back(std::move(command), token);
+  impl->ScheduleReady();
+}
+
+void NodeRuntime::SubmitEvalOnLoop(ShardId shard, node::ShardCommand command, EvalCallback done) {
+  DKV_ASSERT(command.type == node::CommandType::kEval);
+  Impl* impl = impl_.get();
+  Status s = command.Validate();
+  if (!s.ok()) {
+    asio::post(impl->io, [done = std::move(done), s] { done(s, {}); });
     return;
   }
   const uint64_t token = impl->next_token++;

@@ -45,6 +45,9 @@ using node::ShardId;
 // leader (N = 0: none known); TimedOut = outcome unknown; other errors as
 // Node::Propose returns them.
 using WriteCallback = std::function<void(Status status)>;
+// A write whose entry answers something (a node::CommandType::kEval): as
+// WriteCallback, and when OK `result` is the encoded node::EvalResult.
+using EvalCallback = std::function<void(Status status, std::string result)>;
 // Called with the outcome of a linearizable read (found/value valid when OK).
 using ReadCallback = std::function<void(Status status, bool found, std::string value)>;
 // Called with the reply bytes a peer sent for a forwarded request, or
@@ -103,6 +106,8 @@ class NodeRuntime {
   // Writes submitted in one loop pass go out together (ProposeBatch per
   // shard) when the pass runs.
   void SubmitOnLoop(ShardId shard, node::ShardCommand command, WriteCallback done);
+  // SubmitOnLoop for a kEval command: `done` also gets the entry's answer.
+  void SubmitEvalOnLoop(ShardId shard, node::ShardCommand command, EvalCallback done);
   // Reads through ReadIndex on this node's replica (leader or follower).
   void ReadOnLoop(ShardId shard, std::string key, ReadCallback done);
   // Sends a ForwardRequest to `to` and waits at most kForwardTimeout.

@@ -54,6 +54,10 @@ std::vector<std::string> ShardOp::ToArgs() const {
       args.push_back("GET");
       args.insert(args.end(), keys.begin(), keys.end());
       break;
+    case Kind::kEval:
+      args.push_back("EVAL");
+      args.push_back(node::EncodeShardCommand(node::ShardCommand::Eval(eval)));
+      break;
   }
   return args;
 }
@@ -69,6 +73,16 @@ Result<ShardOp> ShardOp::FromArgs(ShardId shard, const std::vector<std::string>&
       op.keys.push_back(args[i]);
       op.values.push_back(args[i + 1]);
     }
+  } else if (args[0] == "EVAL") {
+    if (args.size() != 2) return Status::InvalidArgument("forwarded EVAL", "one command expected");
+    Result<node::ShardCommand> cmd = node::DecodeShardCommand(args[1]);
+    if (!cmd.ok()) return Status::InvalidArgument("forwarded EVAL", cmd.status().ToString());
+    if (cmd->type != node::CommandType::kEval || cmd->ts != Timestamp{}) {
+      return Status::InvalidArgument("forwarded EVAL", "not an eval command");
+    }
+    op.kind = Kind::kEval;
+    op.keys.push_back(cmd->eval.key);
+    op.eval = std::move(cmd->eval);
   } else if (args[0] == "DEL" || args[0] == "GET") {
     op.kind = args[0] == "DEL" ? Kind::kDelete : Kind::kGet;
     op.keys.assign(args.begin() + 1, args.end());
@@ -136,10 +150,11 @@ Result<ShardReply> DecodeShardReply(std::string_view in) {
       r.kind = ShardReply::Kind::kOk;
       break;
     case ':': {
-      uint64_t n = 0;
-      if (!ParseUint(rest, &n) || n > node::kMaxOpsPerCommand) return bad;
+      int64_t n = 0;
+      auto [p, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), n);
+      if (rest.empty() || ec != std::errc() || p != rest.data() + rest.size()) return bad;
       r.kind = ShardReply::Kind::kInteger;
-      r.integer = static_cast<int64_t>(n);
+      r.integer = n;
       break;
     }
     case '-':
@@ -399,6 +414,9 @@ void ShardRouter::ExecuteLocal(const ShardOp& op, std::function<void(ShardReply)
     case ShardOp::Kind::kDelete:
       ExecuteDelete(op, std::move(done));
       return;
+    case ShardOp::Kind::kEval:
+      ExecuteEval(op, std::move(done));
+      return;
     case ShardOp::Kind::kGet: {
       struct Gather {
         ShardReply reply;
@@ -470,6 +488,43 @@ void ShardRouter::ExecuteDelete(const ShardOp& op, std::function<void(ShardReply
                              done(std::move(out));
                            });
   });
+}
+
+void ShardRouter::ExecuteEval(const ShardOp& op, std::function<void(ShardReply)> done) {
+  const ShardId shard = op.shard;
+  runtime_->SubmitEvalOnLoop(
+      shard, node::ShardCommand::Eval(op.eval),
+      [this, shard, done = std::move(done)](Status s, std::string result) {
+        if (!s.ok()) return done(FromLocalError(shard, s));
+        Result<node::EvalResult> r = node::DecodeEvalResult(result);
+        if (!r.ok()) {
+          // Applied, but the answer is lost: say so rather than guess.
+          return done(ShardReply::Error("ERR shard " + std::to_string(shard) +
+                                        ": the command was applied but its answer is missing"));
+        }
+        ShardReply out;
+        switch (r->kind) {
+          case node::EvalResult::Kind::kOk:
+            out.kind = ShardReply::Kind::kOk;
+            break;
+          case node::EvalResult::Kind::kNull:
+            out.kind = ShardReply::Kind::kValues;
+            out.values.push_back(std::nullopt);
+            break;
+          case node::EvalResult::Kind::kBulk:
+            out.kind = ShardReply::Kind::kValues;
+            out.values.push_back(std::move(r->text));
+            break;
+          case node::EvalResult::Kind::kInteger:
+            out.kind = ShardReply::Kind::kInteger;
+            out.integer = r->integer;
+            break;
+          case node::EvalResult::Kind::kError:
+            out = ShardReply::Error(std::move(r->text));
+            break;
+        }
+        done(std::move(out));
+      });
 }
 
 void ShardRouter::ServeForward(NodeId from, ShardId shard, std::vector<std::string> args,

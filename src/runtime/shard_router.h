@@ -32,14 +32,19 @@ namespace dkv::runtime {
 
 // One shard's part of a command.
 struct ShardOp {
-  enum class Kind { kPut, kDelete, kGet };
+  // kEval: a read-modify-write of one key (node::EvalOp), evaluated at apply
+  // time on every replica; its answer is the reply (OK, integer, a value or
+  // nil, or an error text such as "ERR value is not an integer ...").
+  enum class Kind { kPut, kDelete, kGet, kEval };
   Kind kind = Kind::kGet;
   ShardId shard = 0;
   std::vector<std::string> keys;
   std::vector<std::string> values;  // kPut: one per key
+  node::EvalOp eval;                // kEval (keys holds its key)
 
   bool is_read() const { return kind == Kind::kGet; }
-  // The ForwardRequest args: "PUT k v k v ...", "DEL k ...", "GET k ...".
+  // The ForwardRequest args: "PUT k v k v ...", "DEL k ...", "GET k ...",
+  // "EVAL <the kEval ShardCommand's encoding, timestamp zero>".
   std::vector<std::string> ToArgs() const;
   // InvalidArgument unless `args` is one of the forms above.
   static Result<ShardOp> FromArgs(ShardId shard, const std::vector<std::string>& args);
@@ -48,9 +53,9 @@ struct ShardOp {
 // The answer to a ShardOp.
 struct ShardReply {
   enum class Kind {
-    kOk,         // kPut applied
-    kInteger,    // kDelete: keys that existed
-    kValues,     // kGet: one per key, nullopt = missing
+    kOk,         // kPut applied (kEval: OK)
+    kInteger,    // kDelete: keys that existed (kEval: its integer answer)
+    kValues,     // kGet: one per key, nullopt = missing (kEval: one, a value or nil)
     kNotLeader,  // internal: the node asked is not the leader; `leader` is its hint
     kNoLeader,   // internal: no leader known (or the read could not be served yet)
     kNoReplica,  // internal: the node asked hosts no serving replica (membership moved)
@@ -70,7 +75,7 @@ struct ShardReply {
   }
 };
 
-// ForwardResponse.reply bytes: a RESP2 reply (+OK, :n, *n of bulks/nulls,
+// ForwardResponse.reply bytes: a RESP2 reply (+OK, :n (any int64), *n of bulks/nulls,
 // -NOTLEADER n, -NOLEADER, -NOREPLICA, -<error>). Decode returns Corruption for anything
 // else, so a damaged answer becomes an error reply, never a wrong value.
 std::string EncodeShardReply(const ShardReply& reply);
@@ -129,6 +134,7 @@ class ShardRouter {
   // Runs `op` on this node's replica (leader for writes).
   void ExecuteLocal(const ShardOp& op, std::function<void(ShardReply)> done);
   void ExecuteDelete(const ShardOp& op, std::function<void(ShardReply)> done);
+  void ExecuteEval(const ShardOp& op, std::function<void(ShardReply)> done);
   // The reply for a failed write or read on this node's replica.
   ShardReply FromLocalError(ShardId shard, const Status& status);
   void MaybeRefresh();

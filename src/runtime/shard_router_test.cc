@@ -33,6 +33,37 @@ TEST(ShardOpTest, ArgsRoundTripForEveryKind) {
   }
 }
 
+TEST(ShardOpTest, EvalTravelsAsItsShardCommandEncoding) {
+  ShardOp op;
+  op.kind = ShardOp::Kind::kEval;
+  op.shard = 2;
+  op.eval.type = node::EvalOpType::kSet;
+  op.eval.key = "k";
+  op.eval.value = std::string("v\0\r\n", 4);
+  op.eval.flags = node::kSetNx | node::kSetGet;
+  op.eval.expiry_mode = node::ExpiryMode::kRelativeMs;
+  op.eval.expiry_ms = 1500;
+  op.keys = {"k"};
+  const std::vector<std::string> args = op.ToArgs();
+  ASSERT_EQ(args.size(), 2u);
+  EXPECT_EQ(args[0], "EVAL");
+  Result<ShardOp> back = ShardOp::FromArgs(2, args);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back.value().kind, ShardOp::Kind::kEval);
+  EXPECT_FALSE(back.value().is_read());
+  EXPECT_EQ(back.value().eval, op.eval);
+  EXPECT_EQ(back.value().keys, op.keys);
+  // A damaged command, a plain write, or extra args are refused.
+  std::string damaged = args[1];
+  damaged.pop_back();  // truncated
+  EXPECT_TRUE(ShardOp::FromArgs(2, {"EVAL", damaged}).status().IsInvalidArgument());
+  EXPECT_TRUE(
+      ShardOp::FromArgs(2, {"EVAL", node::EncodeShardCommand(node::ShardCommand::Put("k", "v"))})
+          .status()
+          .IsInvalidArgument());
+  EXPECT_TRUE(ShardOp::FromArgs(2, {"EVAL", args[1], "x"}).status().IsInvalidArgument());
+}
+
 TEST(ShardOpTest, MalformedArgsAreRefused) {
   EXPECT_TRUE(ShardOp::FromArgs(0, {}).status().IsInvalidArgument());
   EXPECT_TRUE(ShardOp::FromArgs(0, {"GET"}).status().IsInvalidArgument());
@@ -45,6 +76,9 @@ TEST(ShardReplyTest, EveryKindRoundTrips) {
   ShardReply integer;
   integer.kind = ShardReply::Kind::kInteger;
   integer.integer = 7;
+  ShardReply negative;  // an INCR's answer
+  negative.kind = ShardReply::Kind::kInteger;
+  negative.integer = INT64_MIN;
   ShardReply values;
   values.kind = ShardReply::Kind::kValues;
   values.values = {std::string("v\r\n1"), std::nullopt, std::string()};
@@ -56,7 +90,8 @@ TEST(ShardReplyTest, EveryKindRoundTrips) {
   ShardReply no_replica;
   no_replica.kind = ShardReply::Kind::kNoReplica;
   ShardReply error = ShardReply::Error("UNAVAILABLE shard 4 has no leader");
-  for (const ShardReply& r : {ok, integer, values, not_leader, no_leader, no_replica, error}) {
+  for (const ShardReply& r :
+       {ok, integer, negative, values, not_leader, no_leader, no_replica, error}) {
     Result<ShardReply> back = DecodeShardReply(EncodeShardReply(r));
     ASSERT_TRUE(back.ok()) << EncodeShardReply(r);
     EXPECT_EQ(back.value().kind, r.kind);
@@ -78,8 +113,11 @@ TEST(ShardReplyTest, DamagedRepliesAreCorruptionNeverValues) {
       "",
       "+OK",
       "+YES\r\n",
-      ":-1\r\n",
       ":x\r\n",
+      ":\r\n",
+      ":+1\r\n",
+      ":1.5\r\n",
+      ":99999999999999999999\r\n",
       "*1\r\n",
       "*2\r\n$-1\r\n",
       "*1\r\n$5\r\nab\r\n",
