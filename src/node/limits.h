@@ -55,6 +55,11 @@ inline constexpr size_t kMaxEntriesPerRead = 4096;
 // milliseconds of scanning) and its deletes must fit in one modest write batch.
 inline constexpr size_t kMaxGcVersionsPerStep = 4096;
 
+// Versions one ScanKeys call examines at most (SCAN, KEYS, DBSIZE pages): a
+// page runs on the node's loop, so it stays short even when most versions
+// are old or deleted.
+inline constexpr size_t kMaxScanVersions = 16384;
+
 // Default age of the versions GC may collect: reads at a timestamp up to ten
 // minutes old still find their history (long scans, lagging followers' reads at
 // a timestamp), while a hot key's versions do not pile up for longer than that.

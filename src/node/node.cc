@@ -655,6 +655,12 @@ Result<ReadResult> Node::LocalRead(ShardId shard, std::string_view key,
   return r->sm->Get(key, at);
 }
 
+Status Node::LocalScanKeys(ShardId shard, std::string_view after, size_t limit,
+                           std::vector<std::string>* keys, std::string* next) {
+  DKV_ASSIGN_OR_RETURN(Replica * r, Get(shard));
+  return r->sm->ScanKeys(after, limit, hlc_->Now(), keys, next);
+}
+
 Result<ReplicaStatus> Node::GetReplicaStatus(ShardId shard) const {
   DKV_ASSIGN_OR_RETURN(Replica * r, Get(shard));
   const raft::NodeStatus st = r->raw->GetStatus();

@@ -183,6 +183,12 @@ class Node {
   // linearizable (tests, debugging, stale reads).
   Result<ReadResult> LocalRead(ShardId shard, std::string_view key,
                                std::optional<Timestamp> at = std::nullopt);
+  // ShardStateMachine::ScanKeys on this replica as it stands, expiry judged
+  // at this node's clock. Not linearizable by itself: the runtime calls it
+  // right after a Read of the shard completed (the replica has applied at
+  // least that read's index).
+  Status LocalScanKeys(ShardId shard, std::string_view after, size_t limit,
+                       std::vector<std::string>* keys, std::string* next);
   Result<ReplicaStatus> GetReplicaStatus(ShardId shard) const;
   // The leader this replica believes in (kNoNode when unknown or no replica).
   NodeId LeaderOf(ShardId shard) const;

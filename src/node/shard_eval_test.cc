@@ -505,5 +505,43 @@ TEST_F(ShardEvalTest, GcDropsVersionsExpiredAtTheSafePoint) {
   EXPECT_EQ(Read(sm.get(), "plain", AtMs(kT0Ms + 60)), "p");
 }
 
+TEST_F(ShardEvalTest, ScanKeysListsLiveKeysInOrderInPagesAndSkipsDeletedAndExpired) {
+  auto sm = OpenAt("/a");
+  const std::string nul("b\0x", 3);
+  ASSERT_TRUE(sm->Apply({W(1, ShardCommand::Put("a", "1"), AtMs(kT0Ms)),
+                         W(2, ShardCommand::Put("a", "2"), AtMs(kT0Ms + 1)),  // two versions
+                         W(3, ShardCommand::Put("b", "1"), AtMs(kT0Ms + 2)),
+                         W(4, ShardCommand::Delete("b"), AtMs(kT0Ms + 3)),
+                         W(5, ShardCommand::Put(nul, "1"), AtMs(kT0Ms + 4)),
+                         E(6, Set("c", "v", 0, ExpiryMode::kRelativeMs, 10), AtMs(kT0Ms + 5)),
+                         W(7, ShardCommand::Put("d", "1"), AtMs(kT0Ms + 6))})
+                  .ok());
+  std::vector<std::string> keys;
+  std::string next;
+  // At kT0Ms + 100 the key c has expired; b is deleted.
+  ASSERT_TRUE(sm->ScanKeys("", 100, AtMs(kT0Ms + 100), &keys, &next).ok());
+  EXPECT_EQ(keys, (std::vector<std::string>{"a", nul, "d"}));
+  EXPECT_EQ(next, "");
+  // Before c's expiry it is listed.
+  ASSERT_TRUE(sm->ScanKeys("", 100, AtMs(kT0Ms + 7), &keys, &next).ok());
+  EXPECT_EQ(keys, (std::vector<std::string>{"a", nul, "c", "d"}));
+  // Pages of two: continue strictly after the cursor key.
+  std::vector<std::string> all;
+  std::string after;
+  int pages = 0;
+  do {
+    ASSERT_TRUE(sm->ScanKeys(after, 2, AtMs(kT0Ms + 7), &keys, &next).ok());
+    all.insert(all.end(), keys.begin(), keys.end());
+    after = next;
+    pages++;
+  } while (!next.empty() && pages < 10);
+  EXPECT_EQ(all, (std::vector<std::string>{"a", nul, "c", "d"}));
+  // A cursor at a key that is gone, or between keys, still resumes after it.
+  ASSERT_TRUE(sm->ScanKeys("b", 100, AtMs(kT0Ms + 7), &keys, &next).ok());
+  EXPECT_EQ(keys, (std::vector<std::string>{nul, "c", "d"}));
+  ASSERT_TRUE(sm->ScanKeys("bz", 100, AtMs(kT0Ms + 7), &keys, &next).ok());
+  EXPECT_EQ(keys, (std::vector<std::string>{"c", "d"}));
+}
+
 }  // namespace
 }  // namespace dkv::node

@@ -333,6 +333,46 @@ Result<std::string> ShardStateMachine::ApplyEval(const ShardCommand& cmd,
   return EncodeEvalResult(out.result);
 }
 
+Status ShardStateMachine::ScanKeys(std::string_view after, size_t limit, const Timestamp& now,
+                                   std::vector<std::string>* keys, std::string* next) {
+  DKV_ASSERT(limit >= 1);
+  keys->clear();
+  next->clear();
+  // Past every version of a key: its prefix then more 0xFF bytes than a
+  // timestamp has (the next key's prefix differs before that).
+  auto past = [](std::string_view user_key) {
+    return MvccKeyPrefix(user_key) + std::string(Timestamp::kEncodedSize + 1, '\xff');
+  };
+  storage::ReadOptions ro;
+  ro.fill_cache = false;
+  const std::string end(1, static_cast<char>(kDataPrefix + 1));
+  ro.iterate_upper_bound = end;
+  std::unique_ptr<storage::Iterator> it = db_->NewIterator(ro);
+  it->Seek(after.empty() ? std::string(1, kDataPrefix) : past(after));
+  size_t examined = 0;
+  while (it->Valid()) {
+    if (keys->size() >= limit || examined >= kMaxScanVersions) {
+      DKV_ASSERT(!next->empty());  // at least one key was examined
+      return Status::OK();
+    }
+    std::string user_key;
+    Timestamp ts;
+    DKV_RETURN_IF_ERROR(ParseMvccKey(it->key(), &user_key, &ts));
+    examined++;
+    bool tombstone;
+    int64_t expire_at_ms;
+    std::string_view value;
+    DKV_RETURN_IF_ERROR(DecodeMvccValue(it->value(), &tombstone, &expire_at_ms, &value));
+    // The first version of a key is its newest (reads of the latest).
+    if (!tombstone && !ExpiredAt(expire_at_ms, now)) keys->push_back(user_key);
+    *next = user_key;
+    it->Seek(past(user_key));
+  }
+  DKV_RETURN_IF_ERROR(it->status());
+  next->clear();
+  return Status::OK();
+}
+
 std::string ShardStateMachine::TakeEvalResult(uint64_t index) {
   auto it = eval_results_.find(index);
   if (it == eval_results_.end()) return {};

@@ -125,6 +125,13 @@ class ShardStateMachine {
   Result<ReadResult> Get(std::string_view key, std::optional<Timestamp> at = std::nullopt,
                          std::optional<Timestamp> now = std::nullopt);
 
+  // Up to `limit` live user keys (not deleted, not expired at `now`) in key
+  // order, strictly after `after` ("" = from the first key), examining at
+  // most kMaxScanVersions versions. `*next` is the key to continue after, ""
+  // when the scan reached the shard's end. REQUIRES: limit >= 1.
+  Status ScanKeys(std::string_view after, size_t limit, const Timestamp& now,
+                  std::vector<std::string>* keys, std::string* next);
+
   // The answer of the kEval entry at `index` applied by the last Apply call
   // (EncodeEvalResult), removed from here; empty when there is none. Results
   // nobody takes are dropped at the next Apply.

@@ -1,6 +1,7 @@
 #include "runtime/cluster_commands.h"
 
 #include <algorithm>
+#include <charconv>
 #include <climits>
 #include <map>
 #include <memory>
@@ -28,6 +29,10 @@ std::string ErrorReply(int protocol, const std::string& text) {
   server::ReplyBuilder(&out, protocol).Error(text);
   return out;
 }
+
+// SCAN cursors kept per node (ClusterCommands::scan_cursors_): a client
+// walking the keyspace needs one; ~100 bytes each plus its key.
+constexpr size_t kMaxScanCursors = 10000;
 
 std::string Lower(std::string_view s) { return server::ToLower(s); }
 
@@ -213,9 +218,153 @@ ClusterCommands::ClusterCommands(NodeRuntime* runtime, ShardRouter* router)
     : runtime_(runtime), router_(router) {}
 
 bool ClusterCommands::IsShardCommand(const std::string& n) {
-  return n == "GET" || n == "SET" || n == "DEL" || n == "UNLINK" || n == "EXISTS" || n == "MGET" ||
-         n == "MSET" || n == "DKV.STATUS" || FindEval(n) != nullptr || IsValueRead(n) ||
-         AdminService::IsAdminCommand(n);
+  return n == "GET" || n == "SET" || n == "DEL" || n == "UNLINK" || n == "EXISTS" || n == "SCAN" ||
+         n == "KEYS" || n == "DBSIZE" || n == "MGET" || n == "MSET" || n == "DKV.STATUS" ||
+         FindEval(n) != nullptr || IsValueRead(n) || AdminService::IsAdminCommand(n);
+}
+
+namespace {
+
+// One walk over every shard's live keys, one page of one shard in flight at a
+// time (a large keyspace never holds the loop for long). Lives as long as a
+// route's callback holds it.
+struct ScanWalk : std::enable_shared_from_this<ScanWalk> {
+  ShardRouter* router = nullptr;
+  std::vector<ShardId> shards;
+  size_t pos = 0;
+  std::string after;
+  std::function<void(std::vector<std::optional<std::string>>&)> on_page;
+  std::function<void(std::string)> done;
+
+  void Next() {
+    if (pos >= shards.size()) return done("");
+    ShardOp op;
+    op.kind = ShardOp::Kind::kScan;
+    op.shard = shards[pos];
+    op.keys.push_back(after);
+    op.limit = kMaxScanPage;
+    router->Route(std::move(op),
+                  [self = shared_from_this()](ShardReply r) { self->OnPage(std::move(r)); });
+  }
+
+  void OnPage(ShardReply r) {
+    if (r.kind == ShardReply::Kind::kError) return done(r.error);
+    if (r.kind != ShardReply::Kind::kValues || r.values.empty()) {
+      return done("ERR malformed shard reply");
+    }
+    if (r.values[0]) {
+      after = *r.values[0];
+    } else {
+      pos++;
+      after.clear();
+    }
+    r.values.erase(r.values.begin());
+    on_page(r.values);
+    Next();
+  }
+};
+
+}  // namespace
+
+void ClusterCommands::ScanAll(std::function<void(std::vector<std::optional<std::string>>&)> on_page,
+                              std::function<void(std::string error)> done) {
+  auto w = std::make_shared<ScanWalk>();
+  w->router = router_;
+  w->shards = router_->Shards();
+  w->on_page = std::move(on_page);
+  w->done = std::move(done);
+  w->Next();
+}
+
+void ClusterCommands::Scan(const std::vector<std::string>& argv, int protocol,
+                           std::function<void(std::string)> done) {
+  uint64_t cursor = 0;
+  {
+    const std::string& c = argv[1];
+    auto [p, ec] = std::from_chars(c.data(), c.data() + c.size(), cursor);
+    if (c.empty() || ec != std::errc() || p != c.data() + c.size()) {
+      return done(ErrorReply(protocol, "ERR invalid cursor"));
+    }
+  }
+  std::string pattern;
+  bool match_all = true;
+  bool type_none = false;  // TYPE other than string: nothing matches
+  int64_t count = 10;
+  for (size_t i = 2; i < argv.size(); i += 2) {
+    if (i + 1 >= argv.size()) return done(ErrorReply(protocol, std::string(server::kErrSyntax)));
+    const std::string& opt = argv[i];
+    const std::string& val = argv[i + 1];
+    if (server::EqualsIgnoreCase(opt, "match")) {
+      pattern = val;
+      match_all = pattern == "*";
+    } else if (server::EqualsIgnoreCase(opt, "count")) {
+      if (!server::ParseInt64Strict(val, &count)) {
+        return done(ErrorReply(protocol, std::string(server::kErrNotInteger)));
+      }
+      if (count < 1) return done(ErrorReply(protocol, std::string(server::kErrSyntax)));
+    } else if (server::EqualsIgnoreCase(opt, "type")) {
+      type_none = !server::EqualsIgnoreCase(val, "string");
+    } else {
+      return done(ErrorReply(protocol, std::string(server::kErrSyntax)));
+    }
+  }
+  const std::vector<ShardId> shards = router_->Shards();
+  ScanCursor at;
+  if (cursor != 0) {
+    auto it = scan_cursors_.find(cursor);
+    if (it == scan_cursors_.end() || it->second.shard_pos >= shards.size()) {
+      return done(ErrorReply(protocol, "ERR invalid cursor"));
+    }
+    at = it->second;
+  }
+  if (shards.empty()) {
+    std::string out;
+    server::ReplyBuilder b(&out, protocol);
+    b.ArrayHeader(2);
+    b.Bulk("0");
+    b.ArrayHeader(0);
+    return done(std::move(out));
+  }
+  ShardOp op;
+  op.kind = ShardOp::Kind::kScan;
+  op.shard = shards[at.shard_pos];
+  op.keys.push_back(at.after);
+  op.limit = static_cast<size_t>(std::min<int64_t>(count, static_cast<int64_t>(kMaxScanPage)));
+  router_->Route(std::move(op), [this, at, nshards = shards.size(), pattern, match_all, type_none,
+                                 protocol, done = std::move(done)](ShardReply r) {
+    if (r.kind == ShardReply::Kind::kError) return done(ErrorReply(protocol, r.error));
+    if (r.kind != ShardReply::Kind::kValues || r.values.empty()) {
+      return done(ErrorReply(protocol, "ERR malformed shard reply"));
+    }
+    ScanCursor next = at;
+    if (r.values[0]) {
+      next.after = *r.values[0];
+    } else {
+      next.shard_pos++;
+      next.after.clear();
+    }
+    uint64_t id = 0;  // 0: the walk is over
+    if (next.shard_pos < nshards) {
+      // Ids are never reused; the oldest go first when the table is full.
+      id = ++next_scan_cursor_;
+      scan_cursors_[id] = std::move(next);
+      while (scan_cursors_.size() > kMaxScanCursors) scan_cursors_.erase(scan_cursors_.begin());
+    }
+    std::vector<std::string> keys;
+    for (size_t i = 1; i < r.values.size(); i++) {
+      if (!r.values[i] || type_none) continue;
+      if (match_all || server::GlobMatch(pattern, *r.values[i])) {
+        keys.push_back(std::move(*r.values[i]));
+      }
+    }
+    std::string out;
+    server::ReplyBuilder b(&out, protocol);
+    b.ArrayHeader(2);
+    b.Bulk(std::to_string(id));
+    b.ArrayHeader(static_cast<int64_t>(keys.size()));
+    for (const std::string& k : keys) b.Bulk(k);
+    done(std::move(out));
+  });
 }
 
 void ClusterCommands::RouteEval(node::EvalOp op, int protocol, int how,
@@ -461,6 +610,44 @@ void ClusterCommands::ExecuteOnLoop(const std::string& name, std::vector<std::st
   if ((name == "SET" && argc > 3) || FindEval(name) != nullptr) {
     // Read-modify-writes (and SET with options): evaluated on the shard.
     ExecuteEval(name, argv, protocol, done);
+    return;
+  }
+  if (name == "SCAN") {
+    if (argc < 2) return done(ErrorReply(protocol, ArityError(name)));
+    return Scan(argv, protocol, std::move(done));
+  }
+  if (name == "KEYS" || name == "DBSIZE") {
+    const bool keys = name == "KEYS";
+    if (argc != (keys ? 2 : 1)) return done(ErrorReply(protocol, ArityError(name)));
+    struct Acc {
+      std::vector<std::string> keys;
+      int64_t count = 0;
+    };
+    auto acc = std::make_shared<Acc>();
+    const std::string pattern = keys ? argv[1] : "*";
+    ScanAll(
+        [acc, keys, pattern](std::vector<std::optional<std::string>>& page) {
+          for (auto& k : page) {
+            if (!k) continue;
+            if (!keys) {
+              acc->count++;
+            } else if (pattern == "*" || server::GlobMatch(pattern, *k)) {
+              acc->keys.push_back(std::move(*k));
+            }
+          }
+        },
+        [acc, keys, protocol, done](std::string error) {
+          if (!error.empty()) return done(ErrorReply(protocol, error));
+          std::string out;
+          server::ReplyBuilder b(&out, protocol);
+          if (!keys) {
+            b.Integer(acc->count);
+          } else {
+            b.ArrayHeader(static_cast<int64_t>(acc->keys.size()));
+            for (const std::string& k : acc->keys) b.Bulk(k);
+          }
+          done(std::move(out));
+        });
     return;
   }
   if (IsValueRead(name)) {

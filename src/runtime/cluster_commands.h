@@ -14,6 +14,8 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,6 +60,23 @@ class ClusterCommands {
   bool ExecuteEval(const std::string& name, const std::vector<std::string>& argv, int protocol,
                    std::function<void(std::string)>& done);
   void RouteEval(node::EvalOp op, int protocol, int how, std::function<void(std::string)> done);
+  // SCAN cursor [MATCH p] [COUNT n] [TYPE t]: one page of one shard per call.
+  void Scan(const std::vector<std::string>& argv, int protocol,
+            std::function<void(std::string)> done);
+  // Walks every shard's live keys in pages (shards in order), calling
+  // `on_page` for each page; `done` gets "" or the first error's text.
+  void ScanAll(std::function<void(std::vector<std::optional<std::string>>&)> on_page,
+               std::function<void(std::string error)> done);
+
+  // SCAN cursors this node issued (loop only): id -> where the next page
+  // starts. The newest kMaxScanCursors are kept; an older or unknown one is
+  // "ERR invalid cursor".
+  struct ScanCursor {
+    size_t shard_pos = 0;  // index into router_->Shards()
+    std::string after;     // the shard's next page starts after this key
+  };
+  std::map<uint64_t, ScanCursor> scan_cursors_;
+  uint64_t next_scan_cursor_ = 0;
 
   NodeRuntime* const runtime_;
   ShardRouter* const router_;

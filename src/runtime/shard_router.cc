@@ -54,6 +54,12 @@ std::vector<std::string> ShardOp::ToArgs() const {
       args.push_back("GET");
       args.insert(args.end(), keys.begin(), keys.end());
       break;
+    case Kind::kScan:
+      DKV_ASSERT(keys.size() == 1);
+      args.push_back("SCAN");
+      args.push_back(std::to_string(limit));
+      args.push_back(keys[0]);
+      break;
     case Kind::kEval:
       args.push_back("EVAL");
       args.push_back(node::EncodeShardCommand(node::ShardCommand::Eval(eval)));
@@ -73,6 +79,15 @@ Result<ShardOp> ShardOp::FromArgs(ShardId shard, const std::vector<std::string>&
       op.keys.push_back(args[i]);
       op.values.push_back(args[i + 1]);
     }
+  } else if (args[0] == "SCAN") {
+    uint64_t limit = 0;
+    if (args.size() != 3 || !ParseUint(args[1], &limit) || limit < 1 || limit > kMaxScanPage ||
+        args[2].size() > node::kMaxKeyBytes) {
+      return Status::InvalidArgument("forwarded SCAN", "bad limit or cursor");
+    }
+    op.kind = Kind::kScan;
+    op.limit = limit;
+    op.keys.push_back(args[2]);
   } else if (args[0] == "EVAL") {
     if (args.size() != 2) return Status::InvalidArgument("forwarded EVAL", "one command expected");
     Result<node::ShardCommand> cmd = node::DecodeShardCommand(args[1]);
@@ -417,6 +432,9 @@ void ShardRouter::ExecuteLocal(const ShardOp& op, std::function<void(ShardReply)
     case ShardOp::Kind::kEval:
       ExecuteEval(op, std::move(done));
       return;
+    case ShardOp::Kind::kScan:
+      ExecuteScan(op, std::move(done));
+      return;
     case ShardOp::Kind::kGet: {
       struct Gather {
         ShardReply reply;
@@ -436,14 +454,7 @@ void ShardRouter::ExecuteLocal(const ShardOp& op, std::function<void(ShardReply)
                                if (g->failed) return;
                                if (!s.ok()) {
                                  g->failed = true;
-                                 ShardReply r;
-                                 r.kind = ShardReply::Kind::kNoLeader;  // timed out: retry
-                                 if (!runtime_->node().HasReplica(shard)) {
-                                   r.kind = ShardReply::Kind::kNoReplica;  // dropped: retry
-                                 } else if (!s.IsTimedOut()) {
-                                   r = FromLocalError(shard, s);
-                                 }
-                                 g->done(std::move(r));
+                                 g->done(FromReadError(shard, s));
                                  return;
                                }
                                if (found) g->reply.values[i] = std::move(value);
@@ -488,6 +499,44 @@ void ShardRouter::ExecuteDelete(const ShardOp& op, std::function<void(ShardReply
                              done(std::move(out));
                            });
   });
+}
+
+ShardReply ShardRouter::FromReadError(ShardId shard, const Status& s) {
+  ShardReply r;
+  r.kind = ShardReply::Kind::kNoLeader;  // timed out: retry
+  if (!runtime_->node().HasReplica(shard)) {
+    r.kind = ShardReply::Kind::kNoReplica;  // dropped: retry
+  } else if (!s.IsTimedOut()) {
+    r = FromLocalError(shard, s);
+  }
+  return r;
+}
+
+void ShardRouter::ExecuteScan(const ShardOp& op, std::function<void(ShardReply)> done) {
+  // A ReadIndex read of any key first: once it completes, this replica has
+  // applied everything committed before the scan began, so the page is
+  // linearizable for this shard (the loop runs nothing in between).
+  const ShardId shard = op.shard;
+  DKV_ASSERT(op.keys.size() == 1 && op.limit >= 1);
+  runtime_->ReadOnLoop(shard, "scan",
+                       [this, shard, after = op.keys[0], limit = op.limit, done = std::move(done)](
+                           Status s, bool, std::string) {
+                         if (!s.ok()) return done(FromReadError(shard, s));
+                         std::vector<std::string> keys;
+                         std::string next;
+                         s = runtime_->node().LocalScanKeys(shard, after, limit, &keys, &next);
+                         if (!s.ok()) return done(FromReadError(shard, s));
+                         ShardReply r;
+                         r.kind = ShardReply::Kind::kValues;
+                         r.values.reserve(keys.size() + 1);
+                         if (next.empty()) {
+                           r.values.push_back(std::nullopt);
+                         } else {
+                           r.values.push_back(std::move(next));
+                         }
+                         for (std::string& k : keys) r.values.push_back(std::move(k));
+                         done(std::move(r));
+                       });
 }
 
 void ShardRouter::ExecuteEval(const ShardOp& op, std::function<void(ShardReply)> done) {

@@ -35,16 +35,22 @@ struct ShardOp {
   // kEval: a read-modify-write of one key (node::EvalOp), evaluated at apply
   // time on every replica; its answer is the reply (OK, integer, a value or
   // nil, or an error text such as "ERR value is not an integer ...").
-  enum class Kind { kPut, kDelete, kGet, kEval };
+  // kScan: a page of the shard's live keys after keys[0] ("" = the first),
+  // at most `limit`, from a linearizable point (a ReadIndex read first); the
+  // reply's values are the next cursor key (nullopt at the shard's end) and
+  // then the keys.
+  enum class Kind { kPut, kDelete, kGet, kEval, kScan };
   Kind kind = Kind::kGet;
   ShardId shard = 0;
   std::vector<std::string> keys;
   std::vector<std::string> values;  // kPut: one per key
   node::EvalOp eval;                // kEval (keys holds its key)
+  size_t limit = 0;                 // kScan: 1..kMaxScanPage
 
-  bool is_read() const { return kind == Kind::kGet; }
+  bool is_read() const { return kind == Kind::kGet || kind == Kind::kScan; }
   // The ForwardRequest args: "PUT k v k v ...", "DEL k ...", "GET k ...",
-  // "EVAL <the kEval ShardCommand's encoding, timestamp zero>".
+  // "EVAL <the kEval ShardCommand's encoding, timestamp zero>",
+  // "SCAN <limit> <after>".
   std::vector<std::string> ToArgs() const;
   // InvalidArgument unless `args` is one of the forms above.
   static Result<ShardOp> FromArgs(ShardId shard, const std::vector<std::string>& args);
@@ -74,6 +80,9 @@ struct ShardReply {
     return r;
   }
 };
+
+// Keys one kScan page returns at most (SCAN's COUNT is capped to it).
+inline constexpr size_t kMaxScanPage = 1000;
 
 // ForwardResponse.reply bytes: a RESP2 reply (+OK, :n (any int64), *n of bulks/nulls,
 // -NOTLEADER n, -NOLEADER, -NOREPLICA, -<error>). Decode returns Corruption for anything
@@ -126,6 +135,12 @@ class ShardRouter {
   // nothing is known).
   NodeId PickTarget(ShardId shard, int attempt) const;
   uint32_t shard_count() const { return static_cast<uint32_t>(members_.size()); }
+  // Every shard of the cluster, ascending (the order SCAN walks them in).
+  std::vector<ShardId> Shards() const {
+    std::vector<ShardId> out;
+    for (const auto& [shard, voters] : members_) out.push_back(shard);
+    return out;
+  }
 
  private:
   struct RouteState;
@@ -135,6 +150,9 @@ class ShardRouter {
   void ExecuteLocal(const ShardOp& op, std::function<void(ShardReply)> done);
   void ExecuteDelete(const ShardOp& op, std::function<void(ShardReply)> done);
   void ExecuteEval(const ShardOp& op, std::function<void(ShardReply)> done);
+  void ExecuteScan(const ShardOp& op, std::function<void(ShardReply)> done);
+  // The reply for a failed linearizable read on this node's replica.
+  ShardReply FromReadError(ShardId shard, const Status& status);
   // The reply for a failed write or read on this node's replica.
   ShardReply FromLocalError(ShardId shard, const Status& status);
   void MaybeRefresh();

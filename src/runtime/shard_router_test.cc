@@ -64,6 +64,26 @@ TEST(ShardOpTest, EvalTravelsAsItsShardCommandEncoding) {
   EXPECT_TRUE(ShardOp::FromArgs(2, {"EVAL", args[1], "x"}).status().IsInvalidArgument());
 }
 
+TEST(ShardOpTest, ScanCarriesItsLimitAndCursorKey) {
+  ShardOp op;
+  op.kind = ShardOp::Kind::kScan;
+  op.limit = 100;
+  op.keys = {std::string("a\0b", 3)};
+  EXPECT_EQ(op.ToArgs(), (std::vector<std::string>{"SCAN", "100", op.keys[0]}));
+  Result<ShardOp> back = ShardOp::FromArgs(4, op.ToArgs());
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back.value().kind, ShardOp::Kind::kScan);
+  EXPECT_TRUE(back.value().is_read());
+  EXPECT_EQ(back.value().limit, 100u);
+  EXPECT_EQ(back.value().keys, op.keys);
+  EXPECT_TRUE(ShardOp::FromArgs(4, {"SCAN", "100", ""}).ok());  // from the first key
+  for (const std::string& limit :
+       std::vector<std::string>{"0", "-1", "x", std::to_string(kMaxScanPage + 1)}) {
+    EXPECT_TRUE(ShardOp::FromArgs(4, {"SCAN", limit, ""}).status().IsInvalidArgument()) << limit;
+  }
+  EXPECT_TRUE(ShardOp::FromArgs(4, {"SCAN", "1"}).status().IsInvalidArgument());
+}
+
 TEST(ShardOpTest, MalformedArgsAreRefused) {
   EXPECT_TRUE(ShardOp::FromArgs(0, {}).status().IsInvalidArgument());
   EXPECT_TRUE(ShardOp::FromArgs(0, {"GET"}).status().IsInvalidArgument());

@@ -291,5 +291,69 @@ TEST(ClusterCommandsTest, ConcurrentIncrThroughEveryNodeHandsOutEachValueOnce) {
   }
 }
 
+TEST(ClusterCommandsTest, ScanKeysAndDbsizeSeeEveryShardsLiveKeys) {
+  ClusterHarness cluster(kNodes, kShards);
+  WaitAllShardsWritable(cluster);
+  const auto ids = cluster.ids();
+  Client w = cluster.ClientFor(ids[0]);
+  // The probes of WaitAllShardsWritable exist too: start from a clean slate.
+  std::vector<std::string> probes = {"DEL"};
+  for (int i = 0; i < 1000; i++) probes.push_back("probe-" + std::to_string(i));
+  ASSERT_EQ(w.Text(probes), std::to_string(kShards));
+  constexpr int kKeys = 150;
+  std::set<std::string> want;
+  for (int i = 0; i < kKeys; i++) {
+    const std::string k = "s:" + std::to_string(i);
+    ASSERT_EQ(w.Text({"SET", k, "v"}), "OK");
+    want.insert(k);
+  }
+  ASSERT_EQ(w.Text({"SET", "other", "v"}), "OK");
+  ASSERT_EQ(w.Text({"SET", "gone", "v"}), "OK");
+  ASSERT_EQ(w.Text({"DEL", "gone"}), "1");
+  ASSERT_EQ(w.Text({"SET", "expired", "v", "PX", "1"}), "OK");
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  for (uint64_t id : ids) {
+    Client c = cluster.ClientFor(id);
+    SCOPED_TRACE("node " + std::to_string(id));
+    EXPECT_EQ(c.Text({"DBSIZE"}), std::to_string(kKeys + 1));
+    testing::Reply keys = c.Call({"KEYS", "s:*"});
+    ASSERT_TRUE(keys);
+    ASSERT_EQ(keys->type, REDIS_REPLY_ARRAY);
+    std::set<std::string> got;
+    for (size_t i = 0; i < keys->elements; i++) got.insert(keys->element[i]->str);
+    EXPECT_EQ(got, want);
+    EXPECT_EQ(c.Text({"KEYS", "oth?r"}), "[other]");
+    // SCAN with a small COUNT walks every shard; each key comes exactly once
+    // (none changes meanwhile), and the cursor ends at 0.
+    std::multiset<std::string> scanned;
+    std::string cursor = "0";
+    int calls = 0;
+    do {
+      testing::Reply r = c.Call({"SCAN", cursor, "MATCH", "s:*", "COUNT", "7"});
+      ASSERT_TRUE(r);
+      ASSERT_EQ(r->type, REDIS_REPLY_ARRAY);
+      ASSERT_EQ(r->elements, 2u);
+      cursor = r->element[0]->str;
+      for (size_t i = 0; i < r->element[1]->elements; i++) {
+        scanned.insert(r->element[1]->element[i]->str);
+      }
+      calls++;
+    } while (cursor != "0" && calls < 1000);
+    EXPECT_EQ(cursor, "0");
+    EXPECT_EQ(scanned.size(), want.size());
+    EXPECT_EQ(std::set<std::string>(scanned.begin(), scanned.end()), want);
+    testing::Reply typed = c.Call({"SCAN", "0", "TYPE", "hash", "COUNT", "1000"});
+    ASSERT_TRUE(typed);
+    ASSERT_EQ(typed->elements, 2u);
+    EXPECT_EQ(typed->element[1]->elements, 0u);  // only strings here
+  }
+  Client c = cluster.ClientFor(ids[1]);
+  EXPECT_EQ(c.Text({"SCAN", "12345678"}), "ERR invalid cursor");
+  EXPECT_EQ(c.Text({"SCAN", "x"}), "ERR invalid cursor");
+  EXPECT_EQ(c.Text({"SCAN", "0", "COUNT", "0"}), "ERR syntax error");
+  EXPECT_EQ(c.Text({"SCAN", "0", "MATCH"}), "ERR syntax error");
+  EXPECT_EQ(c.Text({"DBSIZE", "x"}), "ERR wrong number of arguments for 'dbsize' command");
+}
+
 }  // namespace
 }  // namespace dkv::runtime
