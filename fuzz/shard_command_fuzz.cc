@@ -24,10 +24,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!cmd->Validate().ok()) std::abort();
     if (cmd->type == dkv::node::CommandType::kEval) {
       const int64_t now_ms = 1700000000000;
-      (void)dkv::node::EvaluateEval(cmd->eval, std::nullopt, now_ms);
-      (void)dkv::node::EvaluateEval(cmd->eval, dkv::node::EvalCurrent{std::string(in), 0}, now_ms);
+      dkv::node::EvalLookup none = [](const std::string&) {
+        return std::optional<dkv::node::EvalCurrent>();
+      };
+      dkv::node::EvalLookup some = [&](const std::string& k) {
+        return std::optional<dkv::node::EvalCurrent>(dkv::node::EvalCurrent{k, 0});
+      };
+      (void)dkv::node::EvaluateEval(cmd->eval, std::nullopt, now_ms, none);
+      (void)dkv::node::EvaluateEval(cmd->eval, dkv::node::EvalCurrent{std::string(in), 0}, now_ms,
+                                    some);
       (void)dkv::node::EvaluateEval(cmd->eval, dkv::node::EvalCurrent{cmd->eval.key, now_ms + 1},
-                                    now_ms);
+                                    now_ms, none);
     }
   }
   auto result = dkv::node::DecodeEvalResult(in);

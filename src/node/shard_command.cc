@@ -47,10 +47,12 @@ Status CheckEval(const EvalOp& op) {
       op.expiry_mode == ExpiryMode::kRelativeMs || op.expiry_mode == ExpiryMode::kAbsoluteMs;
   if (!timed && op.expiry_ms != 0) return bad("expiry time without a mode");
   const bool uses_value = op.type == EvalOpType::kSet || op.type == EvalOpType::kAppend ||
-                          op.type == EvalOpType::kIncrByFloat;
+                          op.type == EvalOpType::kIncrByFloat || op.type == EvalOpType::kMSetNx ||
+                          op.type == EvalOpType::kRename;
   if (!uses_value && !op.value.empty()) return bad("value on an op without one");
   if (op.type != EvalOpType::kIncrBy && op.integer != 0) return bad("integer on an op without one");
-  const bool uses_flags = op.type == EvalOpType::kSet || op.type == EvalOpType::kExpire;
+  const bool uses_flags = op.type == EvalOpType::kSet || op.type == EvalOpType::kExpire ||
+                          op.type == EvalOpType::kRename;
   if (!uses_flags && op.flags != 0) return bad("flags on an op without them");
   if (op.flags & ~0x0F) return bad("unknown flags");
   switch (op.type) {
@@ -69,6 +71,21 @@ Status CheckEval(const EvalOp& op) {
       if ((op.flags & kExpireNx) && (op.flags & (kExpireXx | kExpireGt | kExpireLt)))
         return bad("NX with XX, GT or LT");
       if ((op.flags & kExpireGt) && (op.flags & kExpireLt)) return bad("GT with LT");
+      break;
+    case EvalOpType::kMSetNx: {
+      std::vector<std::pair<std::string, std::string>> pairs;
+      if (!DecodeKeyValuePairs(op.value, &pairs) || pairs[0].first != op.key)
+        return bad("MSETNX pairs malformed");
+      for (const auto& [k, v] : pairs) {
+        if (k.size() > kMaxKeyBytes) return bad("key too large");
+      }
+      if (op.expiry_mode != ExpiryMode::kNone) return bad("expiry on MSETNX");
+      break;
+    }
+    case EvalOpType::kRename:
+      if (op.value.empty() || op.value.size() > kMaxKeyBytes) return bad("bad new name");
+      if (op.flags & ~kRenameNx) return bad("unknown RENAME flags");
+      if (op.expiry_mode != ExpiryMode::kNone) return bad("expiry on RENAME");
       break;
     case EvalOpType::kIncrByFloat:
       if (op.value.empty()) return bad("empty increment");
@@ -239,6 +256,30 @@ Result<ShardCommand> DecodeShardCommand(std::string_view in) {
   return cmd;
 }
 
+std::string EncodeKeyValuePairs(const std::vector<std::pair<std::string, std::string>>& pairs) {
+  std::string out;
+  PutVarint32(&out, static_cast<uint32_t>(pairs.size()));
+  for (const auto& [k, v] : pairs) {
+    PutLengthPrefixed(&out, k);
+    PutLengthPrefixed(&out, v);
+  }
+  return out;
+}
+
+bool DecodeKeyValuePairs(std::string_view in,
+                         std::vector<std::pair<std::string, std::string>>* pairs) {
+  pairs->clear();
+  uint32_t count;
+  if (!GetVarint32(&in, &count) || count == 0 || count > kMaxOpsPerCommand) return false;
+  if (count > in.size() / 2) return false;  // a pair takes >= 2 bytes
+  for (uint32_t i = 0; i < count; i++) {
+    std::string_view k, v;
+    if (!GetLengthPrefixed(&in, &k) || !GetLengthPrefixed(&in, &v) || k.empty()) return false;
+    pairs->emplace_back(std::string(k), std::string(v));
+  }
+  return in.empty();
+}
+
 std::string EncodeEvalResult(const EvalResult& r) {
   std::string out;
   out.push_back(static_cast<char>(r.kind));
@@ -383,7 +424,8 @@ EvalOutcome Answer(EvalResult r) {
 
 }  // namespace
 
-EvalOutcome EvaluateEval(const EvalOp& op, const std::optional<EvalCurrent>& cur, int64_t now_ms) {
+EvalOutcome EvaluateEval(const EvalOp& op, const std::optional<EvalCurrent>& cur, int64_t now_ms,
+                         const EvalLookup& lookup) {
   DKV_ASSERT(CheckEval(op).ok());
   DKV_ASSERT(!cur || cur->expire_at_ms == 0 || cur->expire_at_ms > now_ms);
   const int64_t ttl = cur ? cur->expire_at_ms : 0;  // an op that rewrites the value keeps it
@@ -468,6 +510,29 @@ EvalOutcome EvaluateEval(const EvalOp& op, const std::optional<EvalCurrent>& cur
       if (!cur) return Answer(Integer(-2));
       if (ttl == 0) return Answer(Integer(-1));
       return Answer(Integer(ttl - now_ms));
+    case EvalOpType::kMSetNx: {
+      std::vector<std::pair<std::string, std::string>> pairs;
+      const bool ok = DecodeKeyValuePairs(op.value, &pairs);
+      DKV_ASSERT(ok && lookup != nullptr);
+      for (const auto& [k, v] : pairs) {
+        if (k == op.key ? cur.has_value() : lookup(k).has_value()) return Answer(Integer(0));
+      }
+      // A key given twice takes its last value (the later write wins at apply).
+      EvalOutcome o = Answer(Integer(1));
+      for (auto& [k, v] : pairs) o.more.push_back(EvalKeyWrite{k, false, std::move(v), 0});
+      return o;
+    }
+    case EvalOpType::kRename: {
+      DKV_ASSERT(lookup != nullptr);
+      const bool nx = (op.flags & kRenameNx) != 0;
+      if (!cur) return Answer(Error("ERR no such key"));
+      if (op.value == op.key) return Answer(nx ? Integer(0) : Ok());
+      if (nx && lookup(op.value).has_value()) return Answer(Integer(0));
+      // The value moves with its TTL.
+      EvalOutcome o = Delete(nx ? Integer(1) : Ok());
+      o.more.push_back(EvalKeyWrite{op.value, false, cur->value, ttl});
+      return o;
+    }
   }
   DKV_ASSERT(false && "unknown eval op");
   return Answer(Error("ERR unknown eval op"));

@@ -22,9 +22,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -52,8 +54,10 @@ enum class EvalOpType : uint8_t {
   kExpire = 7,       // ExpireFlag bits; expiry kRelativeMs/kAbsoluteMs (a past time deletes)
   kPersist = 8,      // drops the TTL; answers 1 if there was one
   kTtl = 9,          // writes nothing; answers the ms left, -1 (no TTL) or -2 (no key)
+  kMSetNx = 10,      // `value` = EncodeKeyValuePairs, the first pair's key is `key`
+  kRename = 11,      // `value` is the new name; flag kRenameNx (RENAMENX)
 };
-inline constexpr uint8_t kMaxEvalOpType = 9;
+inline constexpr uint8_t kMaxEvalOpType = 11;
 
 // Frozen: how an EvalOp's expiry_ms reads.
 enum class ExpiryMode : uint8_t {
@@ -68,6 +72,8 @@ inline constexpr uint8_t kSetNx = 1;       // only if the key is absent
 inline constexpr uint8_t kSetXx = 2;       // only if the key exists
 inline constexpr uint8_t kSetGet = 4;      // answer the old value
 inline constexpr uint8_t kSetKeepTtl = 8;  // keep the key's TTL
+// Frozen: kRename flag bit.
+inline constexpr uint8_t kRenameNx = 1;  // only if the new name does not exist
 // Frozen: kExpire flag bits (Redis 7's NX XX GT LT).
 inline constexpr uint8_t kExpireNx = 1;
 inline constexpr uint8_t kExpireXx = 2;
@@ -99,24 +105,44 @@ std::string EncodeEvalResult(const EvalResult& r);
 // Corruption unless `data` is exactly one encoded result.
 Result<EvalResult> DecodeEvalResult(std::string_view data);
 
+// kMSetNx's value: varint32 count (1..kMaxOpsPerCommand) | count x (lp key |
+// lp value). Decode: false unless exactly that, with non-empty keys.
+std::string EncodeKeyValuePairs(const std::vector<std::pair<std::string, std::string>>& pairs);
+bool DecodeKeyValuePairs(std::string_view in,
+                         std::vector<std::pair<std::string, std::string>>* pairs);
+
 // The key's live version as an eval sees it (absent when expired at `now`).
 struct EvalCurrent {
   std::string value;
   int64_t expire_at_ms = 0;  // 0: no TTL
 };
-// What evaluating an EvalOp does: the answer, and at most one write of its key.
+// A write of another key than the op's (multi-key ops).
+struct EvalKeyWrite {
+  std::string key;
+  bool tombstone = false;
+  std::string value;
+  int64_t expire_at_ms = 0;
+  friend bool operator==(const EvalKeyWrite&, const EvalKeyWrite&) = default;
+};
+// What evaluating an EvalOp does: the answer, at most one write of its key,
+// and (kMSetNx, kRename) writes of the other keys it names.
 struct EvalOutcome {
   enum class Write { kNone, kPut, kDelete };
   EvalResult result;
   Write write = Write::kNone;
   std::string value;         // kPut
   int64_t expire_at_ms = 0;  // kPut: 0 = no TTL
+  std::vector<EvalKeyWrite> more;
 };
+// The live version of another key, for multi-key ops (nullopt: none).
+using EvalLookup = std::function<std::optional<EvalCurrent>(const std::string& key)>;
 // Evaluates `op` against `current` (nullopt: no live version) at `now_ms`, the
-// entry's commit time. Pure and deterministic: every replica gets the same.
+// entry's commit time; `lookup` answers for the other keys a multi-key op
+// names (it may be null for the others). Pure and deterministic given the
+// lookups: every replica gets the same.
 // REQUIRES: op passes ShardCommand::Validate.
 EvalOutcome EvaluateEval(const EvalOp& op, const std::optional<EvalCurrent>& current,
-                         int64_t now_ms);
+                         int64_t now_ms, const EvalLookup& lookup = nullptr);
 
 // Frozen: stored in Raft logs.
 enum class OpType : uint8_t {

@@ -5,6 +5,8 @@
 // of expired versions.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "node/limits.h"
 #include "node/shard_command.h"
 #include "node/shard_state_machine.h"
@@ -332,6 +334,58 @@ TEST(EvaluateEvalTest, ExpireWithNxXxGtLt) {
   EXPECT_EQ(o.write, EvalOutcome::Write::kDelete);
 }
 
+TEST(EvaluateEvalTest, MSetNxAndRenameReadTheOtherKeys) {
+  const int64_t now = kT0Ms;
+  std::map<std::string, EvalCurrent> others = {{"b", EvalCurrent{"B", now + 9}}};
+  EvalLookup lookup = [&](const std::string& k) -> std::optional<EvalCurrent> {
+    auto it = others.find(k);
+    if (it == others.end()) return std::nullopt;
+    return it->second;
+  };
+  EvalOp m = Op(EvalOpType::kMSetNx, "a");
+  m.value = EncodeKeyValuePairs({{"a", "1"}, {"c", "3"}});
+  EvalOutcome o = EvaluateEval(m, std::nullopt, now, lookup);
+  EXPECT_EQ(o.result, R(Kind::kInteger, 1));
+  EXPECT_EQ(o.more, (std::vector<EvalKeyWrite>{{"a", false, "1", 0}, {"c", false, "3", 0}}));
+  m.value = EncodeKeyValuePairs({{"a", "1"}, {"b", "2"}});  // b exists: nothing written
+  o = EvaluateEval(m, std::nullopt, now, lookup);
+  EXPECT_EQ(o.result, R(Kind::kInteger, 0));
+  EXPECT_TRUE(o.more.empty());
+  o = EvaluateEval(m, Cur("x"), now, lookup);
+  EXPECT_EQ(o.result, R(Kind::kInteger, 0));
+
+  EvalOp r = Op(EvalOpType::kRename, "a");
+  r.value = "z";
+  o = EvaluateEval(r, std::nullopt, now, lookup);
+  EXPECT_EQ(o.result, R(Kind::kError, 0, "ERR no such key"));
+  o = EvaluateEval(r, Cur("A", now + 5), now, lookup);  // the TTL moves along
+  EXPECT_EQ(o.result, R(Kind::kOk));
+  EXPECT_EQ(o.write, EvalOutcome::Write::kDelete);
+  EXPECT_EQ(o.more, (std::vector<EvalKeyWrite>{{"z", false, "A", now + 5}}));
+  r.value = "b";
+  r.flags = kRenameNx;
+  o = EvaluateEval(r, Cur("A"), now, lookup);
+  EXPECT_EQ(o.result, R(Kind::kInteger, 0));
+  EXPECT_EQ(o.write, EvalOutcome::Write::kNone);
+  r.value = "a";  // onto itself
+  EXPECT_EQ(EvaluateEval(r, Cur("A"), now, lookup).result, R(Kind::kInteger, 0));
+  r.flags = 0;
+  o = EvaluateEval(r, Cur("A"), now, lookup);
+  EXPECT_EQ(o.result, R(Kind::kOk));
+  EXPECT_EQ(o.write, EvalOutcome::Write::kNone);
+
+  // Malformed pairs or names are refused by Validate (so by the decoder).
+  m.value = EncodeKeyValuePairs({{"other-first", "1"}});
+  EXPECT_FALSE(ShardCommand::Eval(m).Validate().ok());
+  m.value = "\x02";
+  EXPECT_FALSE(ShardCommand::Eval(m).Validate().ok());
+  r.value = "";
+  EXPECT_FALSE(ShardCommand::Eval(r).Validate().ok());
+  r.value = "z";
+  r.flags = 2;
+  EXPECT_FALSE(ShardCommand::Eval(r).Validate().ok());
+}
+
 // --- The state machine: evaluation at apply time ----------------------------
 
 class ShardEvalTest : public ::testing::Test {
@@ -503,6 +557,28 @@ TEST_F(ShardEvalTest, GcDropsVersionsExpiredAtTheSafePoint) {
   EXPECT_TRUE(sm->Get("gone", AtMs(kT0Ms + 5)).status().IsInvalidArgument());  // history gone
   EXPECT_EQ(Read(sm.get(), "stays", AtMs(kT0Ms + 60)), "v");
   EXPECT_EQ(Read(sm.get(), "plain", AtMs(kT0Ms + 60)), "p");
+}
+
+TEST_F(ShardEvalTest, RenameAndMSetNxWriteEveryKeyAtTheEntrysTimestamp) {
+  auto sm = OpenAt("/a");
+  EvalOp ren = Op(EvalOpType::kRename, "src");
+  ren.value = "dst";
+  EvalOp m = Op(EvalOpType::kMSetNx, "x");
+  m.value = EncodeKeyValuePairs({{"x", "1"}, {"y", "2"}});
+  ASSERT_TRUE(
+      sm->Apply({E(1, Set("src", "v", 0, ExpiryMode::kRelativeMs, 1000), AtMs(kT0Ms)),
+                 E(2, ren, AtMs(kT0Ms + 1)), E(3, m, AtMs(kT0Ms + 2)), E(4, m, AtMs(kT0Ms + 3)),
+                 E(5, Op(EvalOpType::kTtl, "dst"), AtMs(kT0Ms + 4))})
+          .ok());
+  EXPECT_EQ(Result(sm.get(), 2), R(Kind::kOk));
+  EXPECT_EQ(Result(sm.get(), 3), R(Kind::kInteger, 1));
+  EXPECT_EQ(Result(sm.get(), 4), R(Kind::kInteger, 0));
+  EXPECT_EQ(Result(sm.get(), 5), R(Kind::kInteger, 996));
+  EXPECT_EQ(Read(sm.get(), "src", AtMs(kT0Ms + 5)), "<none>");
+  EXPECT_EQ(Read(sm.get(), "dst", AtMs(kT0Ms + 5)), "v");
+  EXPECT_EQ(Read(sm.get(), "x", AtMs(kT0Ms + 5)), "1");
+  EXPECT_EQ(Read(sm.get(), "y", AtMs(kT0Ms + 5)), "2");
+  EXPECT_EQ(Read(sm.get(), "dst", AtMs(kT0Ms + 1000)), "<none>");  // expired with its TTL
 }
 
 TEST_F(ShardEvalTest, ScanKeysListsLiveKeysInOrderInPagesAndSkipsDeletedAndExpired) {

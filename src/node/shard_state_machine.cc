@@ -319,7 +319,21 @@ Result<std::string> ShardStateMachine::ApplyEval(const ShardCommand& cmd,
   std::optional<EvalCurrent> current;
   if (cur.found) current = EvalCurrent{std::move(cur.value), cur.expire_at_ms};
   const int64_t now_ms = cmd.ts.wall_time_us / 1000;  // commit timestamps are > 0
-  EvalOutcome out = EvaluateEval(op, current, now_ms);
+  // Other keys (multi-key ops) are read the same way; a failed read fails
+  // the apply (as any engine error does), never guesses.
+  Status lookup_status;
+  const Timestamp before = PreviousTimestamp(cmd.ts);
+  EvalLookup lookup = [&](const std::string& key) -> std::optional<EvalCurrent> {
+    Result<ReadResult> r = Get(key, before);
+    if (!r.ok()) {
+      if (lookup_status.ok()) lookup_status = r.status();
+      return std::nullopt;
+    }
+    if (!r->found || ExpiredAt(r->expire_at_ms, cmd.ts)) return std::nullopt;
+    return EvalCurrent{std::move(r->value), r->expire_at_ms};
+  };
+  EvalOutcome out = EvaluateEval(op, current, now_ms, lookup);
+  DKV_RETURN_IF_ERROR(lookup_status);
   switch (out.write) {
     case EvalOutcome::Write::kNone:
       break;
@@ -329,6 +343,9 @@ Result<std::string> ShardStateMachine::ApplyEval(const ShardCommand& cmd,
     case EvalOutcome::Write::kDelete:
       batch->Put(MvccKey(op.key, cmd.ts), EncodeValue(true, {}));
       break;
+  }
+  for (const EvalKeyWrite& w : out.more) {
+    batch->Put(MvccKey(w.key, cmd.ts), EncodeMvccValue(w.tombstone, w.expire_at_ms, w.value));
   }
   return EncodeEvalResult(out.result);
 }

@@ -220,7 +220,8 @@ ClusterCommands::ClusterCommands(NodeRuntime* runtime, ShardRouter* router)
 bool ClusterCommands::IsShardCommand(const std::string& n) {
   return n == "GET" || n == "SET" || n == "DEL" || n == "UNLINK" || n == "EXISTS" || n == "SCAN" ||
          n == "KEYS" || n == "DBSIZE" || n == "MGET" || n == "MSET" || n == "DKV.STATUS" ||
-         FindEval(n) != nullptr || IsValueRead(n) || AdminService::IsAdminCommand(n);
+         n == "MSETNX" || n == "RENAME" || n == "RENAMENX" || FindEval(n) != nullptr ||
+         IsValueRead(n) || AdminService::IsAdminCommand(n);
 }
 
 namespace {
@@ -610,6 +611,47 @@ void ClusterCommands::ExecuteOnLoop(const std::string& name, std::vector<std::st
   if ((name == "SET" && argc > 3) || FindEval(name) != nullptr) {
     // Read-modify-writes (and SET with options): evaluated on the shard.
     ExecuteEval(name, argv, protocol, done);
+    return;
+  }
+  if (name == "MSETNX" || name == "RENAME" || name == "RENAMENX") {
+    // Atomic over several keys: one kEval on their shard when they share
+    // one; across shards it would need a distributed transaction.
+    const bool msetnx = name == "MSETNX";
+    if ((msetnx && (argc < 3 || argc % 2 != 1)) || (!msetnx && argc != 3)) {
+      return done(ErrorReply(protocol, ArityError(name)));
+    }
+    node::EvalOp op;
+    op.key = argv[1];
+    const ShardId shard = router_->ShardFor(argv[1]);
+    bool one_shard = true;
+    if (msetnx) {
+      std::vector<std::pair<std::string, std::string>> pairs;
+      for (size_t i = 1; i + 1 < argc; i += 2) {
+        one_shard = one_shard && router_->ShardFor(argv[i]) == shard;
+        pairs.emplace_back(argv[i], argv[i + 1]);
+      }
+      if (pairs.size() > node::kMaxOpsPerCommand) {
+        return done(ErrorReply(protocol, "ERR too many keys in one command for cluster mode (max " +
+                                             std::to_string(node::kMaxOpsPerCommand) + ")"));
+      }
+      op.type = node::EvalOpType::kMSetNx;
+      op.value = node::EncodeKeyValuePairs(pairs);
+    } else {
+      one_shard = router_->ShardFor(argv[2]) == shard;
+      op.type = node::EvalOpType::kRename;
+      op.value = argv[2];
+      if (name == "RENAMENX") op.flags = node::kRenameNx;
+    }
+    if (!one_shard) {
+      return done(ErrorReply(protocol, "CROSSSHARD " + Lower(name) +
+                                           ": the keys live in different shards; cluster mode "
+                                           "runs it only when all its keys share one shard"));
+    }
+    if (op.key.empty() || op.key.size() > node::kMaxKeyBytes ||
+        op.value.size() > node::kMaxValueBytes || (!msetnx && op.value.empty())) {
+      return done(ErrorReply(protocol, "ERR key or value size out of range for cluster mode"));
+    }
+    RouteEval(std::move(op), protocol, static_cast<int>(EvalReply::kAsIs), std::move(done));
     return;
   }
   if (name == "SCAN") {

@@ -291,6 +291,48 @@ TEST(ClusterCommandsTest, ConcurrentIncrThroughEveryNodeHandsOutEachValueOnce) {
   }
 }
 
+TEST(ClusterCommandsTest, MultiKeyCommandsRunInOneShardAndRefuseToSpanShards) {
+  ClusterHarness cluster(kNodes, kShards);
+  WaitAllShardsWritable(cluster);
+  const auto ids = cluster.ids();
+  // Three keys of one shard, and one of another.
+  const uint64_t shard = ShardOf(cluster, "m:0");
+  std::vector<std::string> same = {"m:0"};
+  std::string other;
+  for (int i = 1; (same.size() < 3 || other.empty()) && i < 10000; i++) {
+    const std::string k = "m:" + std::to_string(i);
+    if (ShardOf(cluster, k) == shard) {
+      if (same.size() < 3) same.push_back(k);
+    } else if (other.empty()) {
+      other = k;
+    }
+  }
+  ASSERT_EQ(same.size(), 3u);
+  for (uint64_t id : {ids[0], ids[2]}) {  // whoever leads, one of them forwards
+    Client c = cluster.ClientFor(id);
+    SCOPED_TRACE("node " + std::to_string(id));
+    ASSERT_EQ(c.Text({"DEL", same[0], same[1], same[2]}).empty(), false);
+    EXPECT_EQ(c.Text({"MSETNX", same[0], "a", same[1], "b"}), "1");
+    EXPECT_EQ(c.Text({"MSETNX", same[1], "x", same[2], "y"}), "0");  // same[1] exists
+    EXPECT_EQ(c.Text({"EXISTS", same[2]}), "0");
+    EXPECT_EQ(c.Text({"MGET", same[0], same[1]}), "[a,b]");
+    ASSERT_EQ(c.Text({"EXPIRE", same[0], "100"}), "1");
+    EXPECT_EQ(c.Text({"RENAME", same[0], same[2]}), "OK");
+    EXPECT_EQ(c.Text({"GET", same[0]}), "(nil)");
+    EXPECT_EQ(c.Text({"GET", same[2]}), "a");
+    EXPECT_GT(ToInt(c.Text({"TTL", same[2]})), 90);  // the TTL moved along
+    EXPECT_EQ(c.Text({"RENAMENX", same[2], same[1]}), "0");
+    EXPECT_EQ(c.Text({"RENAMENX", same[2], same[0]}), "1");
+    EXPECT_EQ(c.Text({"RENAME", same[2], same[1]}), "ERR no such key");
+    EXPECT_EQ(c.Text({"MSETNX", same[0], "a", other, "b"}),
+              "CROSSSHARD msetnx: the keys live in different shards; cluster mode runs it only "
+              "when all its keys share one shard");
+    EXPECT_EQ(c.Text({"RENAME", same[0], other}).rfind("CROSSSHARD rename:", 0), 0u);
+    EXPECT_EQ(c.Text({"EXISTS", other}), "0");
+    EXPECT_EQ(c.Text({"MSETNX", same[0]}), "ERR wrong number of arguments for 'msetnx' command");
+  }
+}
+
 TEST(ClusterCommandsTest, ScanKeysAndDbsizeSeeEveryShardsLiveKeys) {
   ClusterHarness cluster(kNodes, kShards);
   WaitAllShardsWritable(cluster);
