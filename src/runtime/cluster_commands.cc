@@ -5,6 +5,7 @@
 #include <climits>
 #include <map>
 #include <memory>
+#include <random>
 
 #include "common/assert.h"
 #include "node/limits.h"
@@ -220,8 +221,8 @@ ClusterCommands::ClusterCommands(NodeRuntime* runtime, ShardRouter* router)
 bool ClusterCommands::IsShardCommand(const std::string& n) {
   return n == "GET" || n == "SET" || n == "DEL" || n == "UNLINK" || n == "EXISTS" || n == "SCAN" ||
          n == "KEYS" || n == "DBSIZE" || n == "MGET" || n == "MSET" || n == "DKV.STATUS" ||
-         n == "MSETNX" || n == "RENAME" || n == "RENAMENX" || FindEval(n) != nullptr ||
-         IsValueRead(n) || AdminService::IsAdminCommand(n);
+         n == "MSETNX" || n == "RENAME" || n == "RENAMENX" || n == "RANDOMKEY" ||
+         FindEval(n) != nullptr || IsValueRead(n) || AdminService::IsAdminCommand(n);
 }
 
 namespace {
@@ -266,6 +267,84 @@ struct ScanWalk : std::enable_shared_from_this<ScanWalk> {
 };
 
 }  // namespace
+
+namespace {
+
+// RANDOMKEY: a page of one key from a random point of a random shard (after
+// random bytes, wrapping to the shard's start), then the next shard while
+// none is found. Like Redis's, the choice is random but not uniform.
+struct RandomKeyWalk : std::enable_shared_from_this<RandomKeyWalk> {
+  ShardRouter* router = nullptr;
+  std::vector<ShardId> shards;
+  std::mt19937_64* rng = nullptr;  // the commands' (loop only)
+  size_t pos = 0;
+  size_t tried = 0;
+  bool wrapped = false;
+  std::string after;
+  int protocol = 2;
+  std::function<void(std::string)> done;
+
+  std::string RandomPoint() {
+    std::string p(8, '\0');
+    for (char& c : p) c = static_cast<char>((*rng)() & 0xFF);
+    return p;
+  }
+
+  void Next() {
+    if (tried >= shards.size()) {
+      std::string out;
+      server::ReplyBuilder(&out, protocol).Null();
+      return done(std::move(out));
+    }
+    ShardOp op;
+    op.kind = ShardOp::Kind::kScan;
+    op.shard = shards[pos];
+    op.keys.push_back(after);
+    op.limit = 1;
+    router->Route(std::move(op),
+                  [self = shared_from_this()](ShardReply r) { self->OnPage(std::move(r)); });
+  }
+
+  void OnPage(ShardReply r) {
+    if (r.kind == ShardReply::Kind::kError) return done(ErrorReply(protocol, r.error));
+    if (r.kind != ShardReply::Kind::kValues || r.values.empty()) {
+      return done(ErrorReply(protocol, "ERR malformed shard reply"));
+    }
+    if (r.values.size() > 1 && r.values[1]) {
+      std::string out;
+      server::ReplyBuilder(&out, protocol).Bulk(*r.values[1]);
+      return done(std::move(out));
+    }
+    if (r.values[0]) {
+      after = *r.values[0];  // a page of dead versions only: go on
+    } else if (!wrapped) {
+      wrapped = true;
+      after.clear();
+    } else {
+      tried++;
+      pos = (pos + 1) % shards.size();
+      wrapped = false;
+      after = RandomPoint();
+    }
+    Next();
+  }
+};
+
+}  // namespace
+
+void ClusterCommands::RandomKey(int protocol, std::function<void(std::string)> done) {
+  auto w = std::make_shared<RandomKeyWalk>();
+  w->router = router_;
+  w->shards = router_->Shards();
+  w->rng = &rng_;
+  w->protocol = protocol;
+  w->done = std::move(done);
+  if (!w->shards.empty()) {
+    w->pos = static_cast<size_t>(rng_() % w->shards.size());
+    w->after = w->RandomPoint();
+  }
+  w->Next();
+}
 
 void ClusterCommands::ScanAll(std::function<void(std::vector<std::optional<std::string>>&)> on_page,
                               std::function<void(std::string error)> done) {
@@ -653,6 +732,10 @@ void ClusterCommands::ExecuteOnLoop(const std::string& name, std::vector<std::st
     }
     RouteEval(std::move(op), protocol, static_cast<int>(EvalReply::kAsIs), std::move(done));
     return;
+  }
+  if (name == "RANDOMKEY") {
+    if (argc != 1) return done(ErrorReply(protocol, ArityError(name)));
+    return RandomKey(protocol, std::move(done));
   }
   if (name == "SCAN") {
     if (argc < 2) return done(ErrorReply(protocol, ArityError(name)));

@@ -16,6 +16,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -67,6 +68,10 @@ class ClusterCommands {
   // `on_page` for each page; `done` gets "" or the first error's text.
   void ScanAll(std::function<void(std::vector<std::optional<std::string>>&)> on_page,
                std::function<void(std::string error)> done);
+
+  // RANDOMKEY: a live key from a random point of the keyspace, or nil.
+  void RandomKey(int protocol, std::function<void(std::string)> done);
+  std::mt19937_64 rng_{std::random_device{}()};  // loop only
 
   // SCAN cursors this node issued (loop only): id -> where the next page
   // starts. The newest kMaxScanCursors are kept; an older or unknown one is

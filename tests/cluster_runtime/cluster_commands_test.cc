@@ -390,11 +390,26 @@ TEST(ClusterCommandsTest, ScanKeysAndDbsizeSeeEveryShardsLiveKeys) {
     EXPECT_EQ(typed->element[1]->elements, 0u);  // only strings here
   }
   Client c = cluster.ClientFor(ids[1]);
+  // RANDOMKEY answers live keys only, and (over many tries) more than one.
+  std::set<std::string> randoms;
+  for (int i = 0; i < 40; i++) {
+    const std::string k = c.Text({"RANDOMKEY"});
+    EXPECT_TRUE(want.count(k) == 1 || k == "other") << k;
+    randoms.insert(k);
+  }
+  EXPECT_GT(randoms.size(), 1u);
   EXPECT_EQ(c.Text({"SCAN", "12345678"}), "ERR invalid cursor");
   EXPECT_EQ(c.Text({"SCAN", "x"}), "ERR invalid cursor");
   EXPECT_EQ(c.Text({"SCAN", "0", "COUNT", "0"}), "ERR syntax error");
   EXPECT_EQ(c.Text({"SCAN", "0", "MATCH"}), "ERR syntax error");
   EXPECT_EQ(c.Text({"DBSIZE", "x"}), "ERR wrong number of arguments for 'dbsize' command");
+  // An empty keyspace: RANDOMKEY is nil, DBSIZE 0, KEYS empty.
+  std::vector<std::string> del = {"DEL", "other"};
+  del.insert(del.end(), want.begin(), want.end());
+  EXPECT_EQ(c.Text(del), std::to_string(kKeys + 1));
+  EXPECT_EQ(c.Text({"RANDOMKEY"}), "(nil)");
+  EXPECT_EQ(c.Text({"DBSIZE"}), "0");
+  EXPECT_EQ(c.Text({"KEYS", "*"}), "[]");
 }
 
 }  // namespace
