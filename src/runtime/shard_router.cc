@@ -544,6 +544,17 @@ void ShardRouter::ExecuteEval(const ShardOp& op, std::function<void(ShardReply)>
   runtime_->SubmitEvalOnLoop(
       shard, node::ShardCommand::Eval(op.eval),
       [this, shard, done = std::move(done)](Status s, std::string result) {
+        // A read-modify-write must never run twice: it is retried (through
+        // FromLocalError's internal kinds) only when certainly not applied --
+        // refused before proposing ("not leader") or Aborted (another
+        // leader's entry took its slot). A proposal the node gave up on for
+        // another reason (covered by an installed snapshot, replica removed)
+        // may have been applied: its outcome is unknown, and the client is
+        // told so.
+        if (s.IsUnavailable() && s.message().rfind("not leader", 0) != 0) {
+          return done(ShardReply::Error("UNAVAILABLE shard " + std::to_string(shard) +
+                                        ": the outcome is unknown (" + s.message() + ")"));
+        }
         if (!s.ok()) return done(FromLocalError(shard, s));
         Result<node::EvalResult> r = node::DecodeEvalResult(result);
         if (!r.ok()) {

@@ -9,7 +9,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cctype>
 #include <chrono>
+#include <cstdio>
 #include <map>
 #include <set>
 #include <string>
@@ -288,6 +291,89 @@ TEST(ClusterCommandsTest, ConcurrentIncrThroughEveryNodeHandsOutEachValueOnce) {
   for (uint64_t id : ids) {
     Client c = cluster.ClientFor(id);
     EXPECT_EQ(c.Text({"GET", "ticket"}), std::to_string(kClients * kIncrs));
+  }
+}
+
+TEST(ClusterCommandsTest, IncrAcrossAKilledLeaderNeverHandsOutAValueTwice) {
+  ClusterHarness cluster(kNodes, kShards);
+  WaitAllShardsWritable(cluster);
+  const auto ids = cluster.ids();
+  const std::string key = "failover-counter";
+  const uint64_t shard = ShardOf(cluster, key);
+  uint64_t victim = 0;
+  for (int i = 0; i < 100 && victim == 0; i++) {
+    victim = LeaderOf(cluster, ids[0], shard);
+    if (victim == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_NE(victim, 0u);
+  std::vector<uint64_t> survivors;
+  for (uint64_t id : ids) {
+    if (id != victim) survivors.push_back(id);
+  }
+  // Two clients per survivor INCRement through it (forwarded to whoever
+  // leads) while the leader is killed -9 and restarted.
+  constexpr int kClients = 4;
+  std::atomic<bool> stop{false};
+  std::vector<std::vector<int64_t>> acked(kClients);
+  std::vector<int> unknown(kClients, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kClients; t++) {
+    threads.emplace_back([&, t] {
+      Client c = cluster.ClientFor(survivors[static_cast<size_t>(t) % survivors.size()]);
+      while (!stop.load()) {
+        const std::string r = c.Text({"INCR", key});
+        if (!r.empty() && std::isdigit(static_cast<unsigned char>(r[0]))) {
+          acked[t].push_back(std::stoll(r));
+        } else {
+          unknown[t]++;  // UNAVAILABLE (no leader yet, or the outcome is unknown)
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+      }
+    });
+  }
+  auto acked_count = [&] {
+    size_t n = 0;
+    for (const auto& a : acked) n += a.size();
+    return n;
+  };
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  cluster.Signal(victim, SIGKILL);
+  const auto killed_at = Clock::now();
+  const size_t before_kill = acked_count();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  cluster.Start(victim);
+  cluster.WaitReady(victim);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  stop = true;
+  for (auto& th : threads) th.join();
+  std::printf(
+      "%zu INCRs acknowledged (%zu before the kill at +%lld ms)\n", acked_count(), before_kill,
+      static_cast<long long>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - killed_at).count()));
+  EXPECT_GT(acked_count(), before_kill) << "no INCR succeeded after the kill";
+  // Every acknowledged value is unique and each client's increase; the final
+  // value counts every acknowledged INCR and at most the unknown ones more.
+  std::vector<int64_t> all;
+  int unknowns = 0;
+  for (int t = 0; t < kClients; t++) {
+    EXPECT_TRUE(std::is_sorted(acked[t].begin(), acked[t].end())) << "client " << t;
+    all.insert(all.end(), acked[t].begin(), acked[t].end());
+    unknowns += unknown[t];
+  }
+  std::sort(all.begin(), all.end());
+  EXPECT_EQ(std::adjacent_find(all.begin(), all.end()), all.end()) << "a value handed out twice";
+  Client r = cluster.ClientFor(victim);
+  const std::string final_text = RetryUntil(
+      r, {"GET", key}, std::to_string(all.empty() ? 0 : all.back()), std::chrono::seconds(5));
+  const int64_t final_value = ToInt(final_text);
+  ASSERT_FALSE(all.empty());
+  EXPECT_GE(final_value, all.back());
+  EXPECT_GE(final_value, static_cast<int64_t>(all.size()));
+  EXPECT_LE(final_value, static_cast<int64_t>(all.size()) + unknowns);
+  for (uint64_t id : ids) {
+    Client c = cluster.ClientFor(id);
+    EXPECT_EQ(RetryUntil(c, {"GET", key}, final_text, std::chrono::seconds(10)), final_text)
+        << "node " << id;
   }
 }
 
