@@ -35,6 +35,12 @@ class ClusterCommands {
   // REQUIRES: called before Execute; `admin` outlives this object.
   void SetAdmin(AdminService* admin) { admin_ = admin; }
 
+  // The default user's password (`distkv-server --requirepass`); empty: none.
+  // REQUIRES: set before any connection is accepted (read from connection
+  // threads afterwards, never written again).
+  void SetRequirePass(std::string password) { requirepass_ = std::move(password); }
+  const std::string& requirepass() const { return requirepass_; }
+
   // True for the commands Execute handles (upper-case name).
   static bool IsShardCommand(const std::string& upper_name);
 
@@ -86,6 +92,7 @@ class ClusterCommands {
   NodeRuntime* const runtime_;
   ShardRouter* const router_;
   AdminService* admin_ = nullptr;
+  std::string requirepass_;
 };
 
 // "-ERR command 'x' is not supported in cluster mode yet" (the RESP text

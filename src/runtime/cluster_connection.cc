@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/assert.h"
+#include "server/command.h"
 #include "server/limits.h"
 #include "server/reply.h"
 
@@ -12,7 +13,11 @@ namespace dkv::runtime {
 
 ClusterConnection::ClusterConnection(asio::ip::tcp::socket socket, ClusterCommands* commands,
                                      int64_t id, std::function<void(int64_t)> on_close)
-    : socket_(std::move(socket)), commands_(commands), id_(id), on_close_(std::move(on_close)) {}
+    : socket_(std::move(socket)),
+      commands_(commands),
+      id_(id),
+      on_close_(std::move(on_close)),
+      authenticated_(commands->requirepass().empty()) {}
 
 void ClusterConnection::Start() {
   asio::error_code ec;
@@ -85,6 +90,11 @@ void ClusterConnection::RunCommand(std::vector<std::string> argv) {
   std::string reply;
   server::ReplyBuilder b(&reply, protocol_);
   const size_t argc = argv.size();
+  if (!authenticated_ && name != "AUTH" && name != "HELLO" && name != "QUIT") {
+    b.Error("NOAUTH Authentication required.");
+    Fill(seq, std::move(reply));
+    return;
+  }
   if (ClusterCommands::IsShardCommand(name)) {
     commands_->Execute(std::move(name), std::move(argv), protocol_,
                        [self = shared_from_this(), seq](std::string reply) {
@@ -115,26 +125,9 @@ void ClusterConnection::RunCommand(std::vector<std::string> argv) {
     b.Ok();
     input_closed_ = true;
   } else if (name == "HELLO") {
-    int64_t proto = protocol_;
-    if (argc >= 2 && (!server::ParseInt64Strict(argv[1], &proto) || proto < 2 || proto > 3)) {
-      b.Error("NOPROTO unsupported protocol version");
-    } else if (argc > 2) {
-      b.Error("ERR HELLO options (AUTH, SETNAME) are not supported in cluster mode yet");
-    } else {
-      protocol_ = static_cast<int>(proto);
-      b.set_protocol(protocol_);
-      b.MapHeader(5);
-      b.Bulk("server");
-      b.Bulk("distkv");
-      b.Bulk("proto");
-      b.Integer(protocol_);
-      b.Bulk("id");
-      b.Integer(id_);
-      b.Bulk("mode");
-      b.Bulk("cluster");
-      b.Bulk("role");
-      b.Bulk("master");
-    }
+    Hello(argv, b);
+  } else if (name == "AUTH") {
+    Auth(argv, b);
   } else if (name == "INFO") {
     // Enough for `distkv cluster status` (it reads these fields).
     b.Verbatim("# Server\r\nredis_mode:cluster\r\ncluster_role:replicated\r\n");
@@ -142,6 +135,87 @@ void ClusterConnection::RunCommand(std::vector<std::string> argv) {
     b.Error(UnsupportedCommandError(name));
   }
   Fill(seq, std::move(reply));
+}
+
+namespace {
+
+constexpr std::string_view kWrongPass =
+    "WRONGPASS invalid username-password pair or user is disabled.";
+
+// The default user's password check (the only user in cluster mode), in time
+// independent of where the strings differ.
+bool PasswordMatches(const std::string& want, std::string_view user, std::string_view got) {
+  if (user != "default") return false;
+  if (want.empty()) return true;
+  unsigned diff = want.size() == got.size() ? 0 : 1;
+  for (size_t i = 0; i < want.size(); i++) {
+    diff |= static_cast<unsigned char>(want[i]) ^
+            static_cast<unsigned char>(i < got.size() ? got[i] : 0);
+  }
+  return diff == 0;
+}
+
+}  // namespace
+
+void ClusterConnection::Auth(const std::vector<std::string>& argv, server::ReplyBuilder& b) {
+  const size_t argc = argv.size();
+  if (argc < 2) return b.Error("ERR wrong number of arguments for 'auth' command");
+  if (argc > 3) return b.Error("ERR syntax error");
+  const std::string& want = commands_->requirepass();
+  if (argc == 2 && want.empty()) {
+    return b.Error(
+        "ERR AUTH <password> called without any password configured for the default user. Are "
+        "you sure your configuration is correct?");
+  }
+  const std::string user = argc == 3 ? argv[1] : "default";
+  if (!PasswordMatches(want, user, argv[argc - 1])) return b.Error(kWrongPass);
+  authenticated_ = true;
+  b.Ok();
+}
+
+void ClusterConnection::Hello(const std::vector<std::string>& argv, server::ReplyBuilder& b) {
+  const size_t argc = argv.size();
+  int64_t proto = protocol_;
+  size_t i = 1;
+  if (argc >= 2) {
+    if (!server::ParseInt64Strict(argv[1], &proto)) {
+      return b.Error("ERR Protocol version is not an integer or out of range");
+    }
+    if (proto < 2 || proto > 3) return b.Error("NOPROTO unsupported protocol version");
+    i = 2;
+  }
+  for (; i < argc; i++) {
+    if (server::EqualsIgnoreCase(argv[i], "auth") && argc - i - 1 >= 2) {
+      if (!PasswordMatches(commands_->requirepass(), argv[i + 1], argv[i + 2])) {
+        return b.Error(kWrongPass);
+      }
+      authenticated_ = true;
+      i += 2;
+    } else if (server::EqualsIgnoreCase(argv[i], "setname")) {
+      return b.Error("ERR HELLO SETNAME is not supported in cluster mode yet");
+    } else {
+      return b.Error("ERR Syntax error in HELLO option '" + argv[i] + "'");
+    }
+  }
+  if (!authenticated_) {
+    return b.Error(
+        "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "
+        "<proto> AUTH <user> <pass> option can be used to authenticate the client and select the "
+        "RESP protocol version at the same time");
+  }
+  protocol_ = static_cast<int>(proto);
+  b.set_protocol(protocol_);
+  b.MapHeader(5);
+  b.Bulk("server");
+  b.Bulk("distkv");
+  b.Bulk("proto");
+  b.Integer(protocol_);
+  b.Bulk("id");
+  b.Integer(id_);
+  b.Bulk("mode");
+  b.Bulk("cluster");
+  b.Bulk("role");
+  b.Bulk("master");
 }
 
 uint64_t ClusterConnection::AddSlot() {

@@ -23,6 +23,7 @@
 
 #include "runtime/cluster_commands.h"
 #include "runtime/limits.h"
+#include "server/reply.h"
 #include "server/resp_parser.h"
 
 namespace dkv::runtime {
@@ -48,6 +49,9 @@ class ClusterConnection : public std::enable_shared_from_this<ClusterConnection>
   // Runs the complete commands in the parser while the in-flight bound allows.
   void Process();
   void RunCommand(std::vector<std::string> argv);
+  // AUTH and HELLO (with its AUTH option): reply into `b`.
+  void Auth(const std::vector<std::string>& argv, server::ReplyBuilder& b);
+  void Hello(const std::vector<std::string>& argv, server::ReplyBuilder& b);
   // Appends a reply slot; returns its sequence number.
   uint64_t AddSlot();
   void Fill(uint64_t seq, std::string reply);
@@ -70,6 +74,8 @@ class ClusterConnection : public std::enable_shared_from_this<ClusterConnection>
   bool reading_ = false;
   bool closed_ = false;
   bool input_closed_ = false;  // protocol error or QUIT: read and run no more
+  // False until AUTH (or HELLO ... AUTH) when the node has a requirepass.
+  bool authenticated_ = true;
 };
 
 }  // namespace dkv::runtime

@@ -87,7 +87,8 @@ class ClientListener {
 
 }  // namespace
 
-Status RunClusterNode(const std::string& config_path, uint64_t node_id, bool join) {
+Status RunClusterNode(const std::string& config_path, uint64_t node_id, bool join,
+                      const std::string& requirepass) {
   DKV_ASSIGN_OR_RETURN(cluster::ClusterConfig config, cluster::LoadClusterConfig(config_path));
   DKV_ASSIGN_OR_RETURN(cluster::NodePlan plan, cluster::PlanForNode(config, node_id));
   DKV_ASSIGN_OR_RETURN(sharding::ShardMap map, config.InitialShardMap());
@@ -114,6 +115,7 @@ Status RunClusterNode(const std::string& config_path, uint64_t node_id, bool joi
   }
   ShardRouter router(runtime.get(), map);
   ClusterCommands commands(runtime.get(), &router);
+  commands.SetRequirePass(requirepass);
   AdminService admin_service(runtime.get(), &router, config);
   commands.SetAdmin(&admin_service);
   router.SetAdminServer([&admin_service](NodeId from, ShardId shard, std::vector<std::string> args,

@@ -21,6 +21,8 @@ namespace dkv::runtime {
 // or a data dir that lost its founding marker in an existing cluster --
 // see runtime/admin_founding.h). `join`: the node founds nothing and waits
 // to be given replicas with DKV.ADDREPLICA (an empty-disk replacement).
-Status RunClusterNode(const std::string& config_path, uint64_t node_id, bool join = false);
+// `requirepass`: clients must AUTH with it first (empty: no password).
+Status RunClusterNode(const std::string& config_path, uint64_t node_id, bool join = false,
+                      const std::string& requirepass = {});
 
 }  // namespace dkv::runtime

@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
   if (!cluster_config.empty()) {
 #ifdef DKV_HAVE_RUNTIME
     if (!loglevel.empty()) spdlog::set_level(spdlog::level::from_str(loglevel));
-    dkv::Status cs = dkv::runtime::RunClusterNode(cluster_config, node_id, join);
+    dkv::Status cs = dkv::runtime::RunClusterNode(cluster_config, node_id, join, requirepass);
     if (!cs.ok()) {
       spdlog::critical("cluster node {}: {}", node_id, cs.ToString());
       return 1;

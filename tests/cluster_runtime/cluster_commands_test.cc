@@ -377,6 +377,50 @@ TEST(ClusterCommandsTest, IncrAcrossAKilledLeaderNeverHandsOutAValueTwice) {
   }
 }
 
+TEST(ClusterCommandsTest, RequirePassMakesClientsAuthFirst) {
+  ClusterHarness cluster(kNodes, kShards);
+  WaitAllShardsWritable(cluster);
+  const auto ids = cluster.ids();
+  const uint64_t guarded = ids[2];
+  {
+    Client open = cluster.ClientFor(ids[0]);  // no password on this node
+    EXPECT_EQ(open.Text({"AUTH", "x"}),
+              "ERR AUTH <password> called without any password configured for the default "
+              "user. Are you sure your configuration is correct?");
+    EXPECT_EQ(open.Text({"AUTH", "default", "anything"}), "OK");
+    EXPECT_EQ(open.Text({"SET", "auth-key", "v"}), "OK");
+  }
+  cluster.Signal(guarded, SIGKILL);
+  cluster.Start(guarded, {"--requirepass", "s3cret"});
+  bool up = false;
+  for (int i = 0; i < 400 && !up; i++) {
+    Client probe = cluster.ClientFor(guarded);
+    up = probe.ok() && probe.Text({"PING"}) == "NOAUTH Authentication required.";
+    if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(up) << cluster.Log(guarded);
+  Client c = cluster.ClientFor(guarded);
+  EXPECT_EQ(c.Text({"GET", "auth-key"}), "NOAUTH Authentication required.");
+  EXPECT_EQ(c.Text({"HELLO", "3"}).rfind("NOAUTH HELLO must be called", 0), 0u);
+  EXPECT_EQ(c.Text({"AUTH", "wrong"}),
+            "WRONGPASS invalid username-password pair or user is disabled.");
+  EXPECT_EQ(c.Text({"AUTH", "bob", "s3cret"}),
+            "WRONGPASS invalid username-password pair or user is disabled.");
+  EXPECT_EQ(c.Text({"AUTH", "s3cret"}), "OK");
+  EXPECT_EQ(RetryUntil(c, {"GET", "auth-key"}, "v"), "v");
+  EXPECT_EQ(c.Text({"INCR", "auth-counter"}), "1");
+  // HELLO's AUTH option authenticates a fresh connection.
+  Client h = cluster.ClientFor(guarded);
+  testing::Reply hello = h.Call({"HELLO", "2", "AUTH", "default", "s3cret"});
+  ASSERT_TRUE(hello);
+  EXPECT_EQ(hello->type, REDIS_REPLY_ARRAY);  // the RESP2 rendering of HELLO's map
+  EXPECT_EQ(h.Text({"GET", "auth-key"}), "v");
+  Client bad = cluster.ClientFor(guarded);
+  EXPECT_EQ(bad.Text({"HELLO", "2", "AUTH", "default", "nope"}),
+            "WRONGPASS invalid username-password pair or user is disabled.");
+  EXPECT_EQ(bad.Text({"GET", "auth-key"}), "NOAUTH Authentication required.");
+}
+
 TEST(ClusterCommandsTest, MultiKeyCommandsRunInOneShardAndRefuseToSpanShards) {
   ClusterHarness cluster(kNodes, kShards);
   WaitAllShardsWritable(cluster);
