@@ -1,6 +1,6 @@
 // History: what clients observed of a key-value store, as input to the checker.
 //
-// An Operation is one client request (get, put or compare-and-set on one key)
+// An Operation is one client request (get, put, compare-and-set or increment on one key)
 // with the virtual time it was invoked and the time its reply arrived. When no
 // reply arrived (a timeout, a crashed server) the outcome is unknown: the
 // operation may have taken effect at any moment after it was invoked, or never.
@@ -20,6 +20,10 @@ enum class OpKind : uint8_t {
   kGet = 0,  // reads the key: output is the value, or nullopt for absent
   kPut = 1,  // writes `value` unconditionally; output is ignored
   kCas = 2,  // if the key holds `expected` (nullopt = absent) writes `value`; output cas_ok
+  // Redis INCR: the key holds a decimal integer (absent = 0) and becomes it
+  // plus one; output is the new value's text. A failed INCR (not an integer)
+  // is not recorded.
+  kIncr = 3,
 };
 
 // A completion time that never comes: the outcome is unknown.
@@ -51,6 +55,9 @@ struct Operation {
                        int64_t invoke_us, int64_t complete_us);
   static Operation Put(uint64_t client, std::string key, std::string value, int64_t invoke_us,
                        int64_t complete_us);
+  // `output`: the new value (nullopt when the outcome is unknown).
+  static Operation Incr(uint64_t client, std::string key, std::optional<std::string> output,
+                        int64_t invoke_us, int64_t complete_us);
   static Operation Cas(uint64_t client, std::string key, std::optional<std::string> expected,
                        std::string value, bool cas_ok, int64_t invoke_us, int64_t complete_us);
 };

@@ -1,7 +1,10 @@
 #include "check/linearizability.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
+#include <deque>
 #include <limits>
 #include <map>
 #include <string_view>
@@ -29,7 +32,13 @@ struct KeyOp {
   int32_t output = kAbsent;    // get
   bool cas_ok = false;
   bool unknown = false;
+  // kIncr: output is the new value; the key's successor table (state id ->
+  // id of that integer plus one, kNoSuccessor when not an integer).
+  const std::vector<int32_t>* successor = nullptr;
+  int32_t successor_of_absent = -2;
 };
+
+constexpr int32_t kNoSuccessor = -2;
 
 struct CacheKey {
   std::vector<uint64_t> bits;
@@ -62,6 +71,15 @@ bool Step(int32_t state, const KeyOp& op, int32_t* next_state) {
       }
       *next_state = state;
       return state != op.expected;
+    case OpKind::kIncr: {
+      const int32_t n = state == kAbsent ? op.successor_of_absent
+                                         : (static_cast<size_t>(state) < op.successor->size()
+                                                ? (*op.successor)[state]
+                                                : kNoSuccessor);
+      if (n == kNoSuccessor) return false;  // not an integer: that INCR would have failed
+      *next_state = n;
+      return op.unknown || n == op.output;
+    }
   }
   DKV_UNREACHABLE();
 }
@@ -213,10 +231,30 @@ KeyOutcome SearchKey(const std::vector<KeyOp>& ops, const std::vector<const Oper
   return out;
 }
 
-// Interns one key's operations (given as indices into `history`).
+// A canonical decimal int64 ("-0", "01", "+1" are not).
+bool CanonicalInt(std::string_view s, int64_t* v) {
+  if (s.empty() || s.size() > 20) return false;
+  const std::string str(s);
+  char* end = nullptr;
+  errno = 0;
+  const long long x = std::strtoll(str.c_str(), &end, 10);
+  if (errno != 0 || end != str.c_str() + str.size()) return false;
+  if (std::to_string(x) != str) return false;
+  *v = x;
+  return true;
+}
+
+// The most integer states one key's INCR search may need (observed values
+// and up to one per INCR above each): bounds the successor table.
+constexpr size_t kMaxIncrStates = 1 << 20;
+
+// Interns one key's operations (given as indices into `history`). INCRs get
+// the key's successor table in `successor`, which must outlive `ops`.
 void BuildKeyOps(const History& history, const std::vector<size_t>& indices,
-                 std::vector<KeyOp>* ops, std::vector<const Operation*>* source) {
+                 std::vector<KeyOp>* ops, std::vector<const Operation*>* source,
+                 std::vector<int32_t>* successor) {
   std::unordered_map<std::string_view, int32_t> ids;
+  std::deque<std::string> made;  // texts of integer states nobody observed
   // Views point into `history`, which outlives this function's use of them.
   auto intern = [&](const std::string* v) -> int32_t {
     if (v == nullptr) return kAbsent;
@@ -233,11 +271,52 @@ void BuildKeyOps(const History& history, const std::vector<size_t>& indices,
     k.kind = o.kind;
     k.unknown = o.unknown();
     k.cas_ok = o.cas_ok;
-    if (o.kind != OpKind::kGet) k.value = intern(&o.value);
+    if (o.kind == OpKind::kPut || o.kind == OpKind::kCas) k.value = intern(&o.value);
     if (o.kind == OpKind::kCas) k.expected = intern(opt(o.expected));
-    if (o.kind == OpKind::kGet) k.output = intern(opt(o.output));
+    if (o.kind == OpKind::kGet || o.kind == OpKind::kIncr) k.output = intern(opt(o.output));
     ops->push_back(k);
     source->push_back(&o);
+  }
+  size_t incrs = 0;
+  for (const KeyOp& k : *ops) incrs += k.kind == OpKind::kIncr ? 1 : 0;
+  successor->clear();
+  if (incrs == 0) return;
+  // Every integer state the search may reach: from each observed integer
+  // (and from absent = 0) up to one step per INCR.
+  std::vector<int64_t> bases = {0};
+  for (const auto& [text, id] : ids) {
+    int64_t v;
+    if (CanonicalInt(text, &v)) bases.push_back(v);
+  }
+  std::sort(bases.begin(), bases.end());
+  size_t added = 0;
+  int64_t covered_to = INT64_MIN;  // bases sorted: skip what a lower base covered
+  for (int64_t b : bases) {
+    for (uint64_t step = 1; step <= incrs && added < kMaxIncrStates; step++) {
+      if (b > INT64_MAX - static_cast<int64_t>(step)) break;
+      const int64_t v = b + static_cast<int64_t>(step);
+      if (v <= covered_to) continue;
+      made.push_back(std::to_string(v));
+      intern(&made.back());
+      added++;
+    }
+    if (b <= INT64_MAX - static_cast<int64_t>(incrs))
+      covered_to = std::max(covered_to, b + static_cast<int64_t>(incrs));
+  }
+  std::vector<std::string_view> names(ids.size());
+  for (const auto& [text, id] : ids) names[static_cast<size_t>(id)] = text;
+  successor->assign(ids.size(), kNoSuccessor);
+  for (size_t id = 0; id < names.size(); id++) {
+    int64_t v;
+    if (!CanonicalInt(names[id], &v) || v == INT64_MAX) continue;
+    auto it = ids.find(std::to_string(v + 1));
+    if (it != ids.end()) (*successor)[id] = it->second;
+  }
+  const auto one = ids.find("1");
+  for (KeyOp& k : *ops) {
+    if (k.kind != OpKind::kIncr) continue;
+    k.successor = successor;
+    k.successor_of_absent = one != ids.end() ? one->second : kNoSuccessor;
   }
 }
 
@@ -245,7 +324,8 @@ KeyOutcome RunKey(const History& history, const std::vector<size_t>& indices, ui
                   const Clock& clock) {
   std::vector<KeyOp> ops;
   std::vector<const Operation*> source;
-  BuildKeyOps(history, indices, &ops, &source);
+  std::vector<int32_t> successor;
+  BuildKeyOps(history, indices, &ops, &source, &successor);
   return SearchKey(ops, source, max_steps, clock);
 }
 
@@ -279,6 +359,18 @@ Operation Operation::Put(uint64_t client, std::string key, std::string value, in
   return op;
 }
 
+Operation Operation::Incr(uint64_t client, std::string key, std::optional<std::string> output,
+                          int64_t invoke_us, int64_t complete_us) {
+  Operation op;
+  op.client = client;
+  op.kind = OpKind::kIncr;
+  op.key = std::move(key);
+  op.output = std::move(output);
+  op.invoke_us = invoke_us;
+  op.complete_us = complete_us;
+  return op;
+}
+
 Operation Operation::Cas(uint64_t client, std::string key, std::optional<std::string> expected,
                          std::string value, bool cas_ok, int64_t invoke_us, int64_t complete_us) {
   Operation op;
@@ -306,6 +398,10 @@ std::string Describe(const Operation& op) {
     case OpKind::kCas:
       s += "cas(" + op.key + ", " + Quote(op.expected) + " -> \"" + op.value + "\")";
       if (!op.unknown()) s += op.cas_ok ? " -> ok" : " -> failed";
+      break;
+    case OpKind::kIncr:
+      s += "incr(" + op.key + ")";
+      if (!op.unknown()) s += " -> " + Quote(op.output);
       break;
   }
   s += " [" + std::to_string(op.invoke_us) + ", ";

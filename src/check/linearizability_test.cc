@@ -27,6 +27,54 @@ Operation Cas(uint64_t c, std::optional<std::string> exp, std::string v, bool ok
   return Operation::Cas(c, std::move(key), std::move(exp), std::move(v), ok, a, b);
 }
 
+Operation Incr(uint64_t c, std::optional<std::string> out, int64_t a, int64_t b,
+               std::string key = "k") {
+  return Operation::Incr(c, std::move(key), std::move(out), a, b);
+}
+
+TEST(LinearizabilityTest, IncrCountsFromAbsentAndFromAPutInteger) {
+  EXPECT_EQ(CheckLinearizable({Incr(1, "1", 0, 1), Incr(2, "2", 2, 3), Get(1, "2", 4, 5)}).verdict,
+            Verdict::kOk);
+  EXPECT_EQ(CheckLinearizable({Put(1, "41", 0, 1), Incr(2, "42", 2, 3)}).verdict, Verdict::kOk);
+  // Concurrent INCRs may take effect in either order.
+  EXPECT_EQ(CheckLinearizable({Incr(1, "2", 0, 10), Incr(2, "1", 1, 9)}).verdict, Verdict::kOk);
+}
+
+TEST(LinearizabilityTest, IncrHandingOutAValueTwiceIsAViolation) {
+  EXPECT_EQ(CheckLinearizable({Incr(1, "1", 0, 10), Incr(2, "1", 1, 9)}).verdict,
+            Verdict::kViolation);
+  // A sequential INCR that skips a value, or reads back older, is one too.
+  EXPECT_EQ(CheckLinearizable({Incr(1, "1", 0, 1), Incr(1, "3", 2, 3)}).verdict,
+            Verdict::kViolation);
+  EXPECT_EQ(CheckLinearizable({Incr(1, "1", 0, 1), Incr(1, "2", 2, 3), Get(2, "1", 4, 5)}).verdict,
+            Verdict::kViolation);
+  // On a value that is not an integer it would have failed (and is not recorded).
+  EXPECT_EQ(CheckLinearizable({Put(1, "x", 0, 1), Incr(2, "1", 2, 3)}).verdict,
+            Verdict::kViolation);
+}
+
+TEST(LinearizabilityTest, UnknownIncrMayOrMayNotHaveCounted) {
+  // Taken effect: the next known INCR sees it (through unobserved "2").
+  EXPECT_EQ(
+      CheckLinearizable({Incr(1, "1", 0, 1), Incr(2, std::nullopt, 2, kU), Incr(1, "3", 5, 6)})
+          .verdict,
+      Verdict::kOk);
+  // Or never.
+  EXPECT_EQ(
+      CheckLinearizable({Incr(1, "1", 0, 1), Incr(2, std::nullopt, 2, kU), Incr(1, "2", 5, 6)})
+          .verdict,
+      Verdict::kOk);
+  // Two steps need two unknown INCRs.
+  EXPECT_EQ(
+      CheckLinearizable({Incr(1, "1", 0, 1), Incr(2, std::nullopt, 2, kU), Incr(1, "4", 5, 6)})
+          .verdict,
+      Verdict::kViolation);
+  EXPECT_EQ(CheckLinearizable({Incr(1, "1", 0, 1), Incr(2, std::nullopt, 2, kU),
+                               Incr(3, std::nullopt, 2, kU), Incr(1, "4", 5, 6)})
+                .verdict,
+            Verdict::kOk);
+}
+
 TEST(LinearizabilityTest, EmptyHistoryIsOk) {
   EXPECT_EQ(CheckLinearizable({}).verdict, Verdict::kOk);
 }

@@ -1,5 +1,6 @@
 #include "sim/kv_state_machine.h"
 
+#include "common/assert.h"
 #include "common/coding.h"
 #include "common/hash.h"
 
@@ -71,6 +72,9 @@ KvResult KvStateMachine::Apply(const KvCommand& cmd) {
       if (result.cas_ok) data_[cmd.key] = cmd.value;
       break;
     }
+    case check::OpKind::kIncr:  // the simulator's clients issue none (DecodeCommand refuses it)
+      DKV_ASSERT(false && "INCR in the simulator's state machine");
+      break;
   }
   return result;
 }

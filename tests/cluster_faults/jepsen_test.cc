@@ -1,6 +1,6 @@
 // A Jepsen-style run on a real 3-node cluster (issue #5): concurrent clients,
-// each with its own connection to one node, SET unique values and GET a small
-// set of keys while a nemesis kills -9 and restarts, pauses (SIGSTOP/SIGCONT)
+// each with its own connection to one node, SET unique values, INCR counters
+// and GET a small set of keys while a nemesis kills -9 and restarts, pauses (SIGSTOP/SIGCONT)
 // and isolates (FaultProxy) one node at a time. Every operation is recorded
 // with its invoke and complete times; a reply that does not settle the outcome
 // (a timeout, a lost connection, "the outcome is unknown") is recorded as
@@ -30,6 +30,9 @@ constexpr uint32_t kShards = 4;
 // Few keys, so clients contend on each and the checker has work to do; at
 // most a few thousand operations per key keep the check within seconds.
 constexpr int kKeys = 5;
+// Counters: only INCR and GET touch them ("jc0".."jc1"); a third of the
+// operations go to them.
+constexpr int kCounterKeys = 2;
 constexpr int kClientsPerNode = 2;
 
 uint64_t EnvOr(const char* name, uint64_t fallback) {
@@ -41,6 +44,7 @@ struct Recorder {
   std::mutex mu;
   check::History history;
   uint64_t ok_writes = 0, unknown_writes = 0, failed_writes = 0, ok_reads = 0, failed_reads = 0;
+  uint64_t ok_incrs = 0;  // of ok_writes
 };
 
 int64_t MicrosSince(SteadyClock::time_point start) {
@@ -62,14 +66,34 @@ void RunClient(const ClusterHarness& cluster, uint64_t client, uint64_t via, uin
         continue;
       }
     }
-    const std::string key = "jk" + std::to_string(rng.Uniform(kKeys));
+    const bool counter = rng.Uniform(3) == 0;
+    const std::string key = counter ? "jc" + std::to_string(rng.Uniform(kCounterKeys))
+                                    : "jk" + std::to_string(rng.Uniform(kKeys));
     const bool write = rng.Uniform(2) == 0;
     const std::string value = "c" + std::to_string(client) + "-" + std::to_string(n++);
     const int64_t invoked = MicrosSince(start);
-    runtime::testing::Reply r = write ? conn->Call({"SET", key, value}) : conn->Call({"GET", key});
+    runtime::testing::Reply r = !write    ? conn->Call({"GET", key})
+                                : counter ? conn->Call({"INCR", key})
+                                          : conn->Call({"SET", key, value});
     const int64_t completed = MicrosSince(start);
     std::lock_guard<std::mutex> lock(rec->mu);
-    if (write) {
+    if (write && counter) {
+      const std::string err =
+          r != nullptr && r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len) : "";
+      if (r != nullptr && r->type == REDIS_REPLY_INTEGER) {
+        rec->ok_writes++;
+        rec->ok_incrs++;
+        rec->history.push_back(
+            check::Operation::Incr(client, key, std::to_string(r->integer), invoked, completed));
+      } else if (err.find("has no leader") != std::string::npos) {
+        rec->failed_writes++;  // nothing was written
+      } else {
+        // Counted or not, at any time after the invocation.
+        rec->unknown_writes++;
+        rec->history.push_back(
+            check::Operation::Incr(client, key, std::nullopt, invoked, check::kUnknownCompletion));
+      }
+    } else if (write) {
       const bool ok = r != nullptr && r->type == REDIS_REPLY_STATUS;
       const std::string err =
           r != nullptr && r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len) : "";
@@ -182,8 +206,9 @@ TEST(JepsenTest, HistoryUnderKillPauseAndPartitionIsLinearizable) {
   const auto final_deadline = SteadyClock::now() + std::chrono::seconds(60);
   for (uint64_t via : ids) {
     std::unique_ptr<Client> c = NewClient(cluster, via);
-    for (int k = 0; k < kKeys; k++) {
-      const std::string key = "jk" + std::to_string(k);
+    for (int k = 0; k < kKeys + kCounterKeys; k++) {
+      const std::string key =
+          k < kKeys ? "jk" + std::to_string(k) : "jc" + std::to_string(k - kKeys);
       bool read = false;
       while (!read && SteadyClock::now() < final_deadline) {
         if (!c->ok()) c = NewClient(cluster, via);  // redial a lost connection
@@ -206,14 +231,16 @@ TEST(JepsenTest, HistoryUnderKillPauseAndPartitionIsLinearizable) {
   }
 
   std::printf(
-      "jepsen: %d kills, %d pauses, %d partitions; writes %llu ok, %llu unknown, %llu failed; "
-      "reads %llu ok, %llu failed; %zu operations checked\n",
+      "jepsen: %d kills, %d pauses, %d partitions; writes %llu ok (%llu of them INCR), %llu "
+      "unknown, %llu failed; reads %llu ok, %llu failed; %zu operations checked\n",
       kills, pauses, partitions, static_cast<unsigned long long>(rec.ok_writes),
+      static_cast<unsigned long long>(rec.ok_incrs),
       static_cast<unsigned long long>(rec.unknown_writes),
       static_cast<unsigned long long>(rec.failed_writes),
       static_cast<unsigned long long>(rec.ok_reads),
       static_cast<unsigned long long>(rec.failed_reads), rec.history.size());
   EXPECT_GT(rec.ok_writes, 0u);
+  EXPECT_GT(rec.ok_incrs, 0u);
   EXPECT_GT(rec.ok_reads, 0u);
 
   check::CheckOptions options;
