@@ -236,7 +236,10 @@ int ClusterStatus(const std::string& dir, const std::string& config_flag, bool j
           << ",\"keys\":" << (n.keys.empty() ? "null" : n.keys)
           << ",\"health_http\":" << n.admin_http_code << "}";
     }
-    out << "],\"shards\":";
+    out << "],\"map_version\":"
+        << (shards.ok() && !shards->empty() ? std::to_string(shards->front().map_version)
+                                            : std::string("null"));
+    out << ",\"shards\":";
     if (!shards.ok()) {
       out << "null";
     } else {
@@ -276,7 +279,9 @@ int ClusterStatus(const std::string& dir, const std::string& config_flag, bool j
     std::cout << "\nshards: " << config->shards << ", replication factor "
               << config->replication_factor;
     if (shards.ok()) {
-      std::cout << " -- live membership as node " << asked << " sees it (DKV.SHARDS):\n";
+      std::cout << " -- live membership as node " << asked
+                << " sees it (DKV.SHARDS), shard map version "
+                << (shards->empty() ? 0 : shards->front().map_version) << ":\n";
       std::printf("%-6s %-7s %-6s %-9s %-12s %-9s %s\n", "shard", "leader", "term", "applied",
                   "voters", "learners", "replicas (node:role:applied)");
       for (const auto& sh : *shards) {

@@ -62,6 +62,8 @@ Result<ShardState> ParseShardLine(std::string_view line) {
       ok = ParseIds(value, &st.voters);
     } else if (key == "learners") {
       ok = ParseIds(value, &st.learners);
+    } else if (key == "map_version") {
+      ok = ParseU64(value, &st.map_version);
     } else if (key == "replicas") {
       for (std::string_view r : Split(value, ',')) {
         std::vector<std::string_view> parts = Split(r, ':');

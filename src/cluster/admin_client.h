@@ -32,6 +32,9 @@ struct ShardState {
   std::vector<NodeId> voters;
   std::vector<NodeId> learners;
   std::vector<ReplicaState> replicas;
+  // The shard map version the answering node routes by (0: no map, or a
+  // node older than the metadata group).
+  uint64_t map_version = 0;
 };
 
 // Parses a DKV.SHARDS line; InvalidArgument if it is not one.

@@ -24,6 +24,15 @@ TEST(AdminClientTest, ParsesAShardLineWithItsReplicas) {
   EXPECT_EQ(st->replicas[2].applied, 80u);
 }
 
+TEST(AdminClientTest, ReadsTheShardMapVersionWhenTheLineHasIt) {
+  auto st = ParseShardLine(
+      "shard=1 leader=2 term=3 applied=9 voters=1,2 learners= replicas=2:leader:9 map_version=14");
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  EXPECT_EQ(st->map_version, 14u);
+  EXPECT_EQ(ParseShardLine("shard=1 leader=2").value().map_version, 0u);  // older nodes
+  EXPECT_FALSE(ParseShardLine("shard=1 map_version=x").ok());
+}
+
 TEST(AdminClientTest, AShardNobodyAnsweredForHasNoLeaderAndNoReplicas) {
   auto st = ParseShardLine("shard=0 leader=0 term=0 applied=0 voters=1,2,3 learners= replicas=");
   ASSERT_TRUE(st.ok()) << st.status().ToString();

@@ -43,6 +43,8 @@ Result<NodePlan> PlanForNode(const ClusterConfig& config, NodeId self) {
       plan.hosted_shard_voters.push_back(voters);
     }
   }
+  plan.metadata_voters =
+      sharding::MetadataVoters(config.SortedNodeIds(), config.replication_factor);
   plan.tick_interval_ms = config.tick_interval_ms;
   plan.election_tick = static_cast<int>(config.ElectionTicks());
   plan.heartbeat_tick = static_cast<int>(config.HeartbeatTicks());

@@ -12,6 +12,7 @@
 
 #include "cluster/cluster_config.h"
 #include "common/status.h"
+#include "sharding/metadata.h"
 
 namespace dkv::cluster {
 
@@ -41,6 +42,10 @@ struct NodePlan {
   // and, for each, the initial voters (same order as hosted_shards).
   std::vector<ShardId> hosted_shards;
   std::vector<std::vector<NodeId>> hosted_shard_voters;
+  // The founding voters of the metadata group (sharding::kMetadataGroupId,
+  // the replicated shard map; sharding/metadata.h), the same on every node.
+  // A node listed here founds a replica of it with the initial placement.
+  std::vector<NodeId> metadata_voters;
   // Raft timing in ticks of tick_interval_ms.
   uint32_t tick_interval_ms = 0;
   int election_tick = 0;

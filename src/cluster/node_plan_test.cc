@@ -61,6 +61,15 @@ TEST(NodePlanTest, HostedShardsMatchThePlacementOnEveryNode) {
   for (const auto& [shard, count] : replicas) EXPECT_EQ(count, 3) << "shard " << shard;
 }
 
+TEST(NodePlanTest, EveryNodeKnowsTheSameMetadataVoters) {
+  ClusterConfig c = FiveNodes();
+  for (NodeId id = 1; id <= 5; id++) {
+    auto plan = PlanForNode(c, id);
+    ASSERT_TRUE(plan.ok());
+    EXPECT_EQ(plan->metadata_voters, (std::vector<NodeId>{1, 2, 3})) << "node " << id;
+  }
+}
+
 TEST(NodePlanTest, UnknownNodeIsNotFound) {
   auto plan = PlanForNode(FiveNodes(), 9);
   ASSERT_FALSE(plan.ok());

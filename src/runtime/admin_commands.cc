@@ -129,21 +129,38 @@ struct AdminService::Call {
 
 AdminService::AdminService(NodeRuntime* runtime, ShardRouter* router,
                            const cluster::ClusterConfig& config)
-    : runtime_(runtime), router_(router), config_(config) {}
+    : runtime_(runtime), router_(router), config_(config) {
+  meta_voters_ = sharding::MetadataVoters(config.SortedNodeIds(), config.replication_factor);
+}
 
 bool AdminService::IsAdminCommand(const std::string& n) {
   return n == "DKV.ADDREPLICA" || n == "DKV.REMOVEREPLICA" || n == "DKV.TRANSFERLEADER" ||
-         n == "DKV.SHARDS";
+         n == "DKV.SHARDS" || n == "DKV.SHARDMAP";
 }
 
 void AdminService::Execute(const std::string& name, const std::vector<std::string>& argv,
                            int protocol, std::function<void(std::string)> done) {
+  if (name == "DKV.SHARDMAP") {
+    if (argv.size() != 1) {
+      return done(
+          ErrorReply(protocol, "ERR wrong number of arguments for '" + Lower(name) + "' command"));
+    }
+    std::string out;
+    server::ReplyBuilder b(&out, protocol);
+    const std::vector<std::string> lines = ShardMapLines();
+    b.ArrayHeader(static_cast<int64_t>(lines.size()));
+    for (const std::string& l : lines) b.Bulk(l);
+    return done(std::move(out));
+  }
   if (name == "DKV.SHARDS") {
     if (argv.size() != 1) {
       return done(
           ErrorReply(protocol, "ERR wrong number of arguments for '" + Lower(name) + "' command"));
     }
-    Shards([protocol, done](std::vector<std::string> lines) {
+    Shards([this, protocol, done](std::vector<std::string> lines) {
+      // Every line names the shard map version this node routes by.
+      const std::string version = " map_version=" + std::to_string(map_.version());
+      for (std::string& l : lines) l += version;
       std::string out;
       server::ReplyBuilder b(&out, protocol);
       b.ArrayHeader(static_cast<int64_t>(lines.size()));
@@ -238,10 +255,14 @@ void AdminService::WaitCaughtUp(ShardId shard, NodeId node,
           return;
         }
         CallLeader(shard, {"ADMIN", "CONF", "ADDVOTER", std::to_string(node)},
-                   [this, reply](ShardReply r) {
+                   [this, shard, node, reply](ShardReply r) {
                      if (r.kind == ShardReply::Kind::kError) return reply(r.error);
-                     RefreshMembership();
-                     reply("");
+                     // 5. The map records the new replica (a new version).
+                     sharding::MapChange c;
+                     c.kind = sharding::MapChange::Kind::kAddReplica;
+                     c.shard = static_cast<sharding::ShardId>(shard);
+                     c.nodes = {node};
+                     UpdateMapAfterConfChange(c, reply);
                    });
       });
 }
@@ -258,11 +279,34 @@ void AdminService::RemoveReplica(ShardId shard, NodeId node,
                // The removed node rarely learns of its removal through Raft
                // (the leader stops replicating to it once the change is in
                // its log), so it is told to drop its replica.
-               DropOn(node, shard, 5, [this, reply] {
-                 RefreshMembership();
-                 reply("");
+               DropOn(node, shard, 5, [this, shard, node, reply] {
+                 sharding::MapChange c;
+                 c.kind = sharding::MapChange::Kind::kRemoveReplica;
+                 c.shard = static_cast<sharding::ShardId>(shard);
+                 c.nodes = {node};
+                 UpdateMapAfterConfChange(c, reply);
                });
              });
+}
+
+void AdminService::UpdateMapAfterConfChange(const sharding::MapChange& change,
+                                            std::function<void(std::string)> reply) {
+  if (map_.version() == 0) {
+    // No map seen (a cluster founded before the metadata group existed, or
+    // its group has no leader yet): the membership change stands alone.
+    RefreshMembership();
+    return reply("");
+  }
+  ProposeMapChange(change, [this, change, reply](Status s) {
+    // The membership change is made either way; a map update that failed is
+    // made later by the shard leader's housekeeping (docs/sharding.md).
+    if (!s.ok()) {
+      spdlog::warn("shard {}: membership changed but the shard map was not updated yet: {}",
+                   change.shard, s.ToString());
+    }
+    RefreshMembership();
+    reply("");
+  });
 }
 
 void AdminService::DropOn(NodeId node, ShardId shard, int attempts_left,
@@ -344,6 +388,7 @@ void AdminService::Shards(std::function<void(std::vector<std::string>)> done) {
         for (auto& v : r.values) {
           if (v) lines.push_back(*v);
         }
+        if (!lines.empty()) NotePeerMapVersion(from, lines.back());
         for (const std::string& l : lines) {
           Result<ReplicaView> view = ParseReplicaLine(l);
           if (view.ok()) {
@@ -362,11 +407,12 @@ void AdminService::Shards(std::function<void(std::vector<std::string>)> done) {
 
 // --- Sending steps to the leader or to one node. ---
 
-void AdminService::CallLeader(ShardId shard, std::vector<std::string> args, ReplyFn done) {
+void AdminService::CallLeader(ShardId shard, std::vector<std::string> args, ReplyFn done,
+                              std::chrono::milliseconds wait) {
   auto call = std::make_shared<Call>();
   call->shard = shard;
   call->args = std::move(args);
-  call->deadline = std::chrono::steady_clock::now() + kAdminStepWait;
+  call->deadline = std::chrono::steady_clock::now() + wait;
   call->done = std::move(done);
   CallLeaderAttempt(std::move(call));
 }
@@ -504,9 +550,14 @@ void AdminService::Serve(NodeId from, ShardId shard, std::vector<std::string> ar
   if (verb == "SHARDS") {
     ShardReply r;
     r.kind = ShardReply::Kind::kValues;
-    for (std::string& l : LocalReplicaLines()) r.values.emplace_back(std::move(l));
+    // The metadata replica too: peers learn the metadata group's leader.
+    for (std::string& l : ReplicaLines(true)) r.values.emplace_back(std::move(l));
+    // Last, the version of the shard map this node holds: a peer that sees a
+    // newer one than its own fetches it (older nodes skip the line).
+    r.values.emplace_back("map_version=" + std::to_string(map_.version()));
     return respond(Encode(r));
   }
+  if (verb == "META" || verb == "MAP") return ServeMeta(std::move(args), std::move(respond));
   if (shard >= config_.shards) return bad("shard out of range");
   if (verb == "JOIN") {
     if (!node.HasReplica(shard)) {
@@ -710,10 +761,13 @@ void AdminService::WaitTransfer(ShardId shard, NodeId target, int ticks_left,
 
 // --- Housekeeping and membership views. ---
 
-std::vector<std::string> AdminService::LocalReplicaLines() {
+std::vector<std::string> AdminService::LocalReplicaLines() { return ReplicaLines(false); }
+
+std::vector<std::string> AdminService::ReplicaLines(bool with_metadata) {
   node::Node& node = runtime_->node();
   std::vector<std::string> lines;
   for (ShardId shard : node.Shards()) {
+    if (shard == sharding::kMetadataGroupId && !with_metadata) continue;
     Result<node::ReplicaStatus> st = node.GetReplicaStatus(shard);
     if (!st.ok()) continue;
     const node::ReplicaStatus& s = st.value();
@@ -733,7 +787,13 @@ std::vector<std::string> AdminService::LocalReplicaLines() {
 }
 
 void AdminService::LearnView(const ReplicaView& v) {
-  if (v.shard >= config_.shards || v.voters.empty()) return;
+  if (v.voters.empty()) return;
+  if (v.shard == sharding::kMetadataGroupId) {
+    // Its leader, for sending map changes; its membership never changes.
+    if (v.role == "leader") router_->NoteLeader(v.shard, v.node);
+    return;
+  }
+  if (v.shard >= config_.shards) return;
   MaybeDropStale(v);
   // Only a replica that is a voter of its own membership speaks for it (a
   // removed replica that never learned of it still lists itself).
@@ -775,6 +835,7 @@ void AdminService::RefreshMembership() {
     if (n.id == runtime_->self()) continue;
     CallNode(n.id, 0, {"ADMIN", "SHARDS"}, [this, from = n.id](ShardReply r) {
       if (r.kind != ShardReply::Kind::kValues) return;
+      if (!r.values.empty() && r.values.back()) NotePeerMapVersion(from, *r.values.back());
       for (const auto& l : r.values) {
         if (!l) continue;
         Result<ReplicaView> v = ParseReplicaLine(*l);
@@ -787,7 +848,11 @@ void AdminService::RefreshMembership() {
 }
 
 void AdminService::Start() {
-  router_->SetRefresher([this] { RefreshMembership(); });
+  router_->SetRefresher([this] {
+    RefreshMembership();
+    if (!runtime_->node().HasReplica(sharding::kMetadataGroupId)) PollMap(/*now=*/true);
+  });
+  router_->SetMembers(sharding::kMetadataGroupId, meta_voters_, 0);
   Housekeeping();
   RefreshMembership();
 }
@@ -823,6 +888,7 @@ void AdminService::Housekeeping() {
     last_leaderless_refresh_ = now;
     RefreshMembership();
   }
+  MetaHousekeeping();
   const auto period = runtime_->tick_interval() * kAdminHousekeepingTicks;
   runtime_->RunAfter(period, [this] { Housekeeping(); });
 }

@@ -11,6 +11,13 @@
 // dropping its replica), reached by forwarding with bounded retries. The
 // protocol of the steps is in docs/runtime.md ("Membership and leadership").
 //
+// It also keeps this node's copy of the replicated shard map (the metadata
+// group, sharding/metadata.h; admin_metadata.cc): the newest version seen,
+// applied from the local metadata replica or fetched from a member, fed to
+// the router; on the metadata leader it applies map changes one batch at a
+// time; on a data shard's leader it proposes the fix when the map's replicas
+// or leader hint differ from the live ones (DKV.SHARDMAP prints the map).
+//
 // Lives on the raft loop: every function and callback runs there. Owned by
 // the cluster server; must outlive nothing but its own pending timers, which
 // the runtime drops when it stops.
@@ -26,8 +33,11 @@
 #include <vector>
 
 #include "cluster/cluster_config.h"
+#include "runtime/limits.h"
 #include "runtime/node_runtime.h"
 #include "runtime/shard_router.h"
+#include "sharding/metadata.h"
+#include "sharding/shard_map.h"
 
 namespace dkv::runtime {
 
@@ -69,25 +79,35 @@ class AdminService {
   void Start();
   // Loop only. Asks every peer for its replicas and updates the router.
   void RefreshMembership();
-  // This node's replicas, one FormatReplicaLine each (DKV.STATUS).
+  // This node's data shard replicas, one FormatReplicaLine each
+  // (DKV.STATUS; the metadata replica is in DKV.SHARDMAP's first line).
   std::vector<std::string> LocalReplicaLines();
+  // The newest shard map this node has seen (version 0: none yet).
+  const sharding::ShardMap& shard_map() const { return map_; }
 
  private:
   struct Call;
   using ReplyFn = std::function<void(ShardReply)>;
 
+  // Every local replica's line, with the metadata group's if asked.
+  std::vector<std::string> ReplicaLines(bool with_metadata);
   void AddReplica(ShardId shard, NodeId node, std::function<void(std::string)> reply);
   // Polls the leader until the learner `node` caught up (`target`: the
   // commit index to reach, 0 = take the first answer's), then promotes it.
   void WaitCaughtUp(ShardId shard, NodeId node, std::chrono::steady_clock::time_point deadline,
                     uint64_t target, std::function<void(std::string)> reply);
   void RemoveReplica(ShardId shard, NodeId node, std::function<void(std::string)> reply);
+  // After a membership change applied: records it in the shard map (when a
+  // map is known), then refreshes the routing views and replies OK.
+  void UpdateMapAfterConfChange(const sharding::MapChange& change,
+                                std::function<void(std::string)> reply);
   void DropOn(NodeId node, ShardId shard, int attempts_left, std::function<void()> done);
   void Shards(std::function<void(std::vector<std::string>)> done);
 
   // Sends `args` to the shard's leader (retrying "not leader"/"no leader"
-  // within kAdminStepWait) and calls `done` with its final answer.
-  void CallLeader(ShardId shard, std::vector<std::string> args, ReplyFn done);
+  // within `wait`) and calls `done` with its final answer.
+  void CallLeader(ShardId shard, std::vector<std::string> args, ReplyFn done,
+                  std::chrono::milliseconds wait = kAdminStepWait);
   void CallLeaderAttempt(std::shared_ptr<Call> call);
   // How a request to a node ended.
   enum class Delivery {
@@ -119,6 +139,48 @@ class AdminService {
   // Drops this node's replica of the view's shard if the view is a leader's
   // that removed this node after everything the replica applied.
   void MaybeDropStale(const ReplicaView& leader_view);
+
+  // --- The shard map (admin_metadata.cc; docs/sharding.md). ---
+  struct MetaChangeRequest {
+    sharding::MapChange change;
+    std::function<void(std::string reply)> respond;
+  };
+  // DKV.SHARDMAP: the version line, then one line per shard.
+  std::vector<std::string> ShardMapLines();
+  // Takes `map` if it is newer than the one held, and tells the router the
+  // members and leader hints of the shards it changed.
+  void AdoptMap(const sharding::ShardMap& map, const char* source);
+  // Decodes a stored or fetched map and adopts it; a damaged one is logged
+  // and ignored (the next refresh brings a good one).
+  void AdoptEncodedMap(std::string_view bytes, const char* source);
+  // Each housekeeping pass: reads the local metadata replica when it applied
+  // something new, starts the founding write on its leader, polls a member
+  // when this node has no replica, and proposes the fix of every shard this
+  // node leads whose map entry differs from its live membership.
+  void MetaHousekeeping();
+  // Asks `node` (a metadata member, else any peer) for a map newer than ours.
+  void FetchMap(NodeId node);
+  // Asks some metadata member, at most once per kMapPollInterval unless `now`.
+  void PollMap(bool now);
+  // Sends a change to the metadata leader; `done` gets its answer (OK with
+  // the new map, which is adopted, or the error).
+  void ProposeMapChange(const sharding::MapChange& change, std::function<void(Status)> done);
+  // Serves "ADMIN META <change>" (metadata leader only) and "ADMIN MAP v".
+  void ServeMeta(std::vector<std::string> args, std::function<void(std::string)> respond);
+  // Metadata leader: one read-modify-write of the map for every queued change.
+  void RunMetaQueue();
+  // Compares this node's view of the peers' map version (an extra line of
+  // their ADMIN SHARDS answers) with ours; fetches when theirs is newer.
+  void NotePeerMapVersion(NodeId from, std::string_view line);
+
+  sharding::ShardMap map_{};  // version 0 until one is seen
+  std::vector<NodeId> meta_voters_;
+  std::vector<MetaChangeRequest> meta_queue_;
+  bool meta_busy_ = false;          // a read-modify-write of the map is in flight
+  uint64_t meta_applied_seen_ = 0;  // the local metadata replica's applied index last read
+  std::map<ShardId, std::chrono::steady_clock::time_point> last_map_sync_;
+  std::chrono::steady_clock::time_point last_map_poll_{};
+  int map_poll_attempt_ = 0;
 
   NodeRuntime* const runtime_;
   ShardRouter* const router_;

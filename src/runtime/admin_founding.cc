@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -57,6 +58,15 @@ FoundingFacts GatherFoundingFacts(const cluster::ClusterConfig& config, const st
   f.cluster_existing = config.IsExisting();
   f.join = join;
   return f;
+}
+
+Status FoundMetadataGroup(StartMode mode, const cluster::NodePlan& plan, node::Node* node) {
+  if (mode != StartMode::kFound) return Status::OK();
+  const auto& voters = plan.metadata_voters;
+  if (std::find(voters.begin(), voters.end(), plan.self) == voters.end()) return Status::OK();
+  if (node->HasReplica(sharding::kMetadataGroupId)) return Status::OK();
+  return node->CreateReplica(sharding::kMetadataGroupId,
+                             std::vector<node::NodeId>(voters.begin(), voters.end()));
 }
 
 Status WriteFoundedMarker(const std::string& data_dir, const std::string& cluster_id,

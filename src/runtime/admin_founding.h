@@ -12,7 +12,9 @@
 #include <string>
 
 #include "cluster/cluster_config.h"
+#include "cluster/node_plan.h"
 #include "common/status.h"
+#include "node/node.h"
 
 namespace dkv::runtime {
 
@@ -43,6 +45,15 @@ Result<StartMode> DecideStartMode(const FoundingFacts& facts, uint64_t node_id,
 // Reads the facts from `data_dir` and the config.
 FoundingFacts GatherFoundingFacts(const cluster::ClusterConfig& config, const std::string& data_dir,
                                   bool join);
+
+// Founds this node's replica of the metadata group (sharding/metadata.h)
+// when the cluster is founded: in kFound mode, if the node is one of
+// plan.metadata_voters and does not host it yet (a first start cut short
+// founds what it had not). The group's first leader then writes the config's
+// initial map as version 1. Other modes found nothing: a --join node or a
+// node of a cluster founded before the group existed asks members instead.
+// REQUIRES: before the marker is written and before the node runs.
+Status FoundMetadataGroup(StartMode mode, const cluster::NodePlan& plan, node::Node* node);
 
 // Writes <data_dir>/FOUNDED durably (temp file, fsync, rename, directory
 // fsync). IOError on failure.

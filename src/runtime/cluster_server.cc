@@ -102,6 +102,7 @@ Status RunClusterNode(const std::string& config_path, uint64_t node_id, bool joi
   options.plan = plan;
   options.found_initial_placement = mode == StartMode::kFound;
   DKV_ASSIGN_OR_RETURN(std::unique_ptr<NodeRuntime> runtime, NodeRuntime::Open(options));
+  DKV_RETURN_IF_ERROR(FoundMetadataGroup(mode, plan, &runtime->node()));
   if (mode != StartMode::kRecover) {
     // Founded (or joined empty) durably: from now on this data dir never
     // founds again, so removed replicas stay removed across restarts.

@@ -85,6 +85,21 @@ inline constexpr std::chrono::milliseconds kLeaderlessRefreshInterval{2000};
 // timeout).
 inline constexpr std::chrono::milliseconds kShardsGatherWait{1000};
 
+// A node without a replica of the metadata group asks a member for a newer
+// shard map this often (and at once when a shard answers "no replica" or "not
+// leader" without a hint): a second of staleness costs retries, never a wrong
+// answer, and one small request per second per node is nothing.
+inline constexpr std::chrono::milliseconds kMapPollInterval{1000};
+// A data shard's leader proposes the fix of its map entry (replicas, leader
+// hint) at most this often per shard: leadership may flap during elections,
+// and a hint may be stale by design.
+inline constexpr std::chrono::milliseconds kMapSyncInterval{1000};
+// How long a map change waits for the metadata group's leader (elections
+// included) before giving up: a DKV.ADDREPLICA/REMOVEREPLICA whose membership
+// change is made answers OK after at most this much more, and the shard
+// leader's housekeeping makes the change later (docs/sharding.md).
+inline constexpr std::chrono::milliseconds kMapUpdateWait{3000};
+
 // Commands of one client connection that may be in flight (parsed, reply not
 // yet written) before reading from it pauses: bounds the memory one deeply
 // pipelining client can pin in the raft loop.

@@ -296,7 +296,10 @@ void ShardRouter::Attempt(std::shared_ptr<RouteState> st) {
             if (r.value().leader != 0 && r.value().leader != target) {
               leader_hints_[shard] = r.value().leader;
             } else {
+              // No better hint: this node's view (and maybe its shard map)
+              // is stale; ask again (rate-limited).
               leader_hints_.erase(shard);
+              MaybeRefresh();
             }
             RetryLater(st);
             return;

@@ -42,6 +42,9 @@ class ShardMap {
 
   // Counts changes: each successful mutation below adds one.
   uint64_t version() const { return version_; }
+  // Sets the version outright: for a founding value (sharding/metadata.h) and
+  // tests. Every other change goes through the mutations below.
+  void set_version(uint64_t version) { version_ = version; }
   uint32_t vnodes_per_shard() const { return vnodes_per_shard_; }
   // Ascending by id.
   const std::vector<ShardInfo>& shards() const { return shards_; }
