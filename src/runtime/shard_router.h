@@ -134,11 +134,16 @@ class ShardRouter {
   // it: the leader hint, else the members in turn (never this node; 0 if
   // nothing is known).
   NodeId PickTarget(ShardId shard, int attempt) const;
-  uint32_t shard_count() const { return static_cast<uint32_t>(members_.size()); }
-  // Every shard of the cluster, ascending (the order SCAN walks them in).
+  // The views also hold the metadata group (sharding::kMetadataGroupId, so
+  // map changes reach its leader like any leader step); it is no data shard,
+  // so these two leave it out.
+  uint32_t shard_count() const { return static_cast<uint32_t>(Shards().size()); }
+  // Every data shard of the cluster, ascending (the order SCAN walks them in).
   std::vector<ShardId> Shards() const {
     std::vector<ShardId> out;
-    for (const auto& [shard, voters] : members_) out.push_back(shard);
+    for (const auto& [shard, voters] : members_) {
+      if (shard < sharding::kMaxShards) out.push_back(shard);
+    }
     return out;
   }
 
