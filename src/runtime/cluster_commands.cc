@@ -392,10 +392,10 @@ void ClusterCommands::Scan(const std::vector<std::string>& argv, int protocol,
   ScanCursor at;
   if (cursor != 0) {
     auto it = scan_cursors_.find(cursor);
-    if (it == scan_cursors_.end() || it->second.shard_pos >= shards.size()) {
-      return done(ErrorReply(protocol, "ERR invalid cursor"));
-    }
+    if (it == scan_cursors_.end()) return done(ErrorReply(protocol, "ERR invalid cursor"));
     at = it->second;
+  } else if (!shards.empty()) {
+    at.shard = shards[0];
   }
   if (shards.empty()) {
     std::string out;
@@ -407,24 +407,28 @@ void ClusterCommands::Scan(const std::vector<std::string>& argv, int protocol,
   }
   ShardOp op;
   op.kind = ShardOp::Kind::kScan;
-  op.shard = shards[at.shard_pos];
+  op.shard = at.shard;
   op.keys.push_back(at.after);
   op.limit = static_cast<size_t>(std::min<int64_t>(count, static_cast<int64_t>(kMaxScanPage)));
-  router_->Route(std::move(op), [this, at, nshards = shards.size(), pattern, match_all, type_none,
-                                 protocol, done = std::move(done)](ShardReply r) {
+  router_->Route(std::move(op), [this, at, shards, pattern, match_all, type_none, protocol,
+                                 done = std::move(done)](ShardReply r) {
     if (r.kind == ShardReply::Kind::kError) return done(ErrorReply(protocol, r.error));
     if (r.kind != ShardReply::Kind::kValues || r.values.empty()) {
       return done(ErrorReply(protocol, "ERR malformed shard reply"));
     }
     ScanCursor next = at;
+    bool more = true;
     if (r.values[0]) {
       next.after = *r.values[0];
     } else {
-      next.shard_pos++;
+      // The next shard by id (shards are walked in ascending id order).
+      auto it = std::upper_bound(shards.begin(), shards.end(), at.shard);
+      more = it != shards.end();
+      if (more) next.shard = *it;
       next.after.clear();
     }
     uint64_t id = 0;  // 0: the walk is over
-    if (next.shard_pos < nshards) {
+    if (more) {
       // Ids are never reused; the oldest go first when the table is full.
       id = ++next_scan_cursor_;
       scan_cursors_[id] = std::move(next);

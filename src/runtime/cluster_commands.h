@@ -83,8 +83,8 @@ class ClusterCommands {
   // starts. The newest kMaxScanCursors are kept; an older or unknown one is
   // "ERR invalid cursor".
   struct ScanCursor {
-    size_t shard_pos = 0;  // index into router_->Shards()
-    std::string after;     // the shard's next page starts after this key
+    ShardId shard = 0;  // walked in ascending id order (router_->Shards())
+    std::string after;  // the shard's next page starts after this key
   };
   std::map<uint64_t, ScanCursor> scan_cursors_;
   uint64_t next_scan_cursor_ = 0;
