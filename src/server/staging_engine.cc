@@ -216,6 +216,33 @@ uint64_t StagingEngine::Submit(bool sync) {
   return next_ticket_ - 1;
 }
 
+bool StagingEngine::TryCommitInline(bool sync, uint64_t* ticket, Status* status) {
+  if (!HasStaged()) return false;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    // Only the loop queues work, so an idle commit thread stays idle until
+    // this returns: nothing can be committed out of order.
+    if (!queue_.empty() || committing_ || !failure_.ok()) return false;
+  }
+  std::shared_ptr<Staged> b = std::move(staging_);
+  staging_ = nullptr;
+  DKV_ASSERT(b->ticket == next_ticket_);
+  next_ticket_++;
+  b->sync = sync;
+  unretired_.push_back(b);
+  bool synced = false;
+  Status s = Commit({b}, &synced);
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!s.ok() && failure_.ok()) failure_ = s;
+    committed_ = b->ticket;
+  }
+  done_cv_.notify_all();
+  *ticket = b->ticket;
+  *status = s;
+  return true;
+}
+
 void StagingEngine::Recycle(std::shared_ptr<Staged> b) {
   // Reuse keeps the batch's buffer, so staging allocates nothing once warm;
   // a huge batch (a big MSET) gives its memory back instead.
@@ -320,6 +347,7 @@ void StagingEngine::CommitLoop() {
     }
     group.clear();
     group.swap(queue_);
+    committing_ = true;
     l.unlock();
     // Everything queued while the previous commit ran goes in this one: the
     // slower the disk, the larger the group.
@@ -332,6 +360,7 @@ void StagingEngine::CommitLoop() {
     group.clear();
     on_committed_(ticket, synced, s);
     l.lock();
+    committing_ = false;
     if (!s.ok() && failure_.ok()) failure_ = s;
     committed_ = ticket;
     done_cv_.notify_all();

@@ -69,6 +69,13 @@ class StagingEngine final : public KvEngine {
   // callback reports a ticket >= it. With nothing staged and !sync, returns
   // the last ticket handed over without queueing anything.
   uint64_t Submit(bool sync);
+  // If the commit thread is idle (nothing queued, nothing committing) and
+  // writes are staged, commits them on the calling thread now — applied, and
+  // synced if `sync` — and returns true with the ticket and the commit's
+  // status, without calling the callback. Otherwise does nothing and returns
+  // false (then Submit hands them to the commit thread). Tickets stay in
+  // order: an inline commit never overtakes a queued one.
+  bool TryCommitInline(bool sync, uint64_t* ticket, Status* status);
   // True if writes are staged and not yet submitted.
   bool HasStaged() const { return staging_ != nullptr && staging_->batch.Count() > 0; }
   // The ticket the next Submit that queues a batch will return.
@@ -138,6 +145,7 @@ class StagingEngine final : public KvEngine {
   uint64_t committed_ = 0;                            // GUARDED_BY(mu_)
   Status failure_;                                    // GUARDED_BY(mu_)
   bool stop_ = false;                                 // GUARDED_BY(mu_)
+  bool committing_ = false;                           // GUARDED_BY(mu_): a group is out
   std::thread thread_;
 };
 

@@ -148,6 +148,48 @@ TEST(StagingEngineTest, ScanWaitsUntilStagedWritesAreApplied) {
   EXPECT_FALSE(f.staging.HasStaged());
 }
 
+TEST(StagingEngineTest, InlineCommitWhenIdleAppliesOnTheCallerWithoutTheCallback) {
+  Fixture f;
+  f.staging.Start();
+  uint64_t t = 0;
+  Status s;
+  EXPECT_FALSE(f.staging.TryCommitInline(false, &t, &s));  // nothing staged
+  ASSERT_TRUE(f.staging.Put("a", "1").ok());
+  ASSERT_TRUE(f.staging.TryCommitInline(false, &t, &s));
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(t, 1u);
+  std::string v;
+  ASSERT_TRUE(f.base.mem.Get("a", &v).ok());  // applied before it returned
+  EXPECT_EQ(v, "1");
+  EXPECT_EQ(f.base.syncs, 0);
+  ASSERT_TRUE(f.staging.WaitCommitted(t).ok());
+  f.staging.Retire(t);
+  EXPECT_EQ(f.staging.overlay_size(), 0u);
+  f.staging.Stop();
+  EXPECT_TRUE(f.committed.empty());  // the caller reports it, not the callback
+}
+
+TEST(StagingEngineTest, InlineCommitNeverOvertakesAQueuedOne) {
+  Fixture f;
+  f.base.open = false;
+  f.staging.Start();
+  ASSERT_TRUE(f.staging.Put("a", "1").ok());
+  uint64_t t1 = f.staging.Submit(true);
+  f.base.WaitInside();  // the commit thread is busy with t1
+  ASSERT_TRUE(f.staging.Put("a", "2").ok());
+  uint64_t t = 0;
+  Status s;
+  EXPECT_FALSE(f.staging.TryCommitInline(false, &t, &s));
+  EXPECT_TRUE(f.staging.HasStaged());  // still staged, for Submit
+  uint64_t t2 = f.staging.Submit(false);
+  EXPECT_EQ(t2, t1 + 1);
+  f.base.Open();
+  ASSERT_TRUE(f.staging.WaitCommitted(t2).ok());
+  std::string v;
+  ASSERT_TRUE(f.base.mem.Get("a", &v).ok());
+  EXPECT_EQ(v, "2");  // applied in ticket order
+}
+
 TEST(StagingEngineTest, CommitFailureReachesCallbackAndWaiters) {
   Fixture f;
   f.base.fail = Status::IOError("disk", "full");
