@@ -1,6 +1,7 @@
 #include "server/db_engine.h"
 
 #include <cstdlib>
+#include <functional>
 
 #include "storage/write_batch.h"
 
@@ -38,6 +39,14 @@ Status DbEngine::Apply(const std::vector<KvWrite>& writes) {
 Status DbEngine::Write(const storage::WriteBatch& batch, bool sync) {
   storage::WriteOptions wo;
   wo.sync = sync;  // the WAL append and its fsync in one engine write
+  return db_->Write(wo, batch);
+}
+
+Status DbEngine::WriteThenNotify(const storage::WriteBatch& batch, bool sync,
+                                 const std::function<void()>& on_logged) {
+  storage::WriteOptions wo;
+  wo.sync = sync;
+  wo.on_logged = std::ref(on_logged);  // no copy of the callable
   return db_->Write(wo, batch);
 }
 

@@ -1,7 +1,8 @@
 // DbEngine: KvEngine over the local storage engine (dkv::storage::DB).
 //
 // Owns the DB. Write(batch, sync) is one DB::Write (append, and fsync when
-// asked, in one pass through the engine's writer queue); Apply builds a
+// asked, in one pass through the engine's writer queue); WriteThenNotify
+// reports durability from inside it, before the memtable insert; Apply builds a
 // WriteBatch; Sync() calls DB::SyncWal, which the engine merges with
 // concurrent syncs. Thread-safe because DB is.
 #pragma once
@@ -23,6 +24,8 @@ class DbEngine final : public KvEngine {
   Status Get(std::string_view key, std::string* value) override;
   Status Apply(const std::vector<KvWrite>& writes) override;
   Status Write(const storage::WriteBatch& batch, bool sync) override;
+  Status WriteThenNotify(const storage::WriteBatch& batch, bool sync,
+                         const std::function<void()>& on_logged) override;
   Status Sync() override;
   Status Scan(std::string_view start, std::string_view limit, size_t max,
               std::vector<std::pair<std::string, std::string>>* out) override;

@@ -11,6 +11,7 @@
 // so a staged write is encoded once, on the event loop.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -52,6 +53,17 @@ class KvEngine {
   // default decodes the batch for Apply and then calls Sync; a failed apply
   // never syncs.
   virtual Status Write(const storage::WriteBatch& batch, bool sync);
+  // Write that also calls `on_logged` (on the calling thread or the engine's
+  // writer) as soon as the batch can no longer be lost — appended, and synced
+  // if `sync` — possibly before it is readable through Get, and never if the
+  // write fails. The default calls it after Write returns OK; DbEngine calls
+  // it before the memtable insert, so a server can acknowledge earlier.
+  virtual Status WriteThenNotify(const storage::WriteBatch& batch, bool sync,
+                                 const std::function<void()>& on_logged) {
+    Status s = Write(batch, sync);
+    if (s.ok()) on_logged();
+    return s;
+  }
   // Makes every write applied so far durable.
   virtual Status Sync() = 0;
   // Appends to *out up to `max` entries with start <= key < limit (limit

@@ -255,9 +255,12 @@ void Server::OnCommitted(uint64_t ticket, bool synced, const Status& s) {
     std::_Exit(1);
   }
   (void)synced;
+  // `ticket` is durable; the engine may still be inserting it into its
+  // memtable, so only what it has applied leaves the overlay (the rest at
+  // the next commit or cron).
+  staging_.Retire(staging_.applied_ticket());
   if (ticket <= committed_ticket_) return;
   committed_ticket_ = ticket;
-  staging_.Retire(ticket);
   while (!submitted_writes_.empty() && submitted_writes_.front().first <= ticket) {
     writes_committed_ = submitted_writes_.front().second;
     submitted_writes_.pop_front();
@@ -291,7 +294,8 @@ void Server::ScheduleCron() {
 void Server::Cron() {
   Result<int> expired = keyspace_.ActiveExpireCycle(kActiveExpireKeysPerCycle);
   if (!expired.ok()) spdlog::error("active expiry: {}", expired.status().ToString());
-  if (staging_.HasStaged()) SubmitWrites();  // the deletions of expired keys
+  if (staging_.HasStaged()) SubmitWrites();    // the deletions of expired keys
+  staging_.Retire(staging_.applied_ticket());  // applied since the last commit report
   int64_t now = keyspace_.NowMs();
   if (config_.appendfsync == AppendFsync::kEverySec && now - last_everysec_ms_ >= 1000) {
     last_everysec_ms_ = now;

@@ -1,5 +1,7 @@
 #include "server/staging_engine.h"
 
+#include <functional>
+
 #include "common/assert.h"
 #include "common/coding.h"
 #include "common/hash.h"
@@ -199,7 +201,7 @@ uint64_t StagingEngine::Submit(bool sync) {
   if (!started_) {
     // Before the commit thread runs (loading) or in tests: commit inline.
     bool synced = false;
-    Status s = Commit({b}, &synced);
+    Status s = Commit({b}, &synced, nullptr);
     {
       std::lock_guard<std::mutex> l(mu_);
       if (!s.ok() && failure_.ok()) failure_ = s;
@@ -231,7 +233,7 @@ bool StagingEngine::TryCommitInline(bool sync, uint64_t* ticket, Status* status)
   b->sync = sync;
   unretired_.push_back(b);
   bool synced = false;
-  Status s = Commit({b}, &synced);
+  Status s = Commit({b}, &synced, nullptr);
   {
     std::lock_guard<std::mutex> l(mu_);
     if (!s.ok() && failure_.ok()) failure_ = s;
@@ -256,6 +258,7 @@ void StagingEngine::Recycle(std::shared_ptr<Staged> b) {
 }
 
 void StagingEngine::Retire(uint64_t ticket) {
+  DKV_DASSERT(ticket <= applied_ticket());
   while (!unretired_.empty() && unretired_.front()->ticket <= ticket) {
     std::shared_ptr<Staged> b = std::move(unretired_.front());
     unretired_.pop_front();
@@ -276,6 +279,11 @@ void StagingEngine::Retire(uint64_t ticket) {
     Recycle(std::move(b));
   }
   if (unretired_.empty() && staging_ == nullptr) DKV_ASSERT(overlay_size_ == 0);
+}
+
+uint64_t StagingEngine::applied_ticket() {
+  std::lock_guard<std::mutex> l(mu_);
+  return committed_;
 }
 
 Status StagingEngine::WaitCommitted(uint64_t ticket) {
@@ -306,8 +314,8 @@ Status StagingEngine::Scan(std::string_view start, std::string_view limit, size_
   return base_->Scan(start, limit, max, out);
 }
 
-Status StagingEngine::Commit(const std::vector<std::shared_ptr<const Staged>>& group,
-                             bool* synced) {
+Status StagingEngine::Commit(const std::vector<std::shared_ptr<const Staged>>& group, bool* synced,
+                             const std::function<void(bool synced)>* on_logged) {
   DKV_ASSERT(!group.empty());
   bool sync = false;
   size_t nonempty = 0;
@@ -327,9 +335,15 @@ Status StagingEngine::Commit(const std::vector<std::shared_ptr<const Staged>>& g
     only = &group_batch_;
   }
   if (only != nullptr) {
-    DKV_RETURN_IF_ERROR(base_->Write(*only, sync));
-  } else if (sync) {
-    DKV_RETURN_IF_ERROR(base_->Sync());
+    if (on_logged != nullptr) {
+      const std::function<void()> logged = [on_logged, sync] { (*on_logged)(sync); };
+      DKV_RETURN_IF_ERROR(base_->WriteThenNotify(*only, sync, logged));
+    } else {
+      DKV_RETURN_IF_ERROR(base_->Write(*only, sync));
+    }
+  } else {
+    if (sync) DKV_RETURN_IF_ERROR(base_->Sync());
+    if (on_logged != nullptr) (*on_logged)(sync);
   }
   if (group_batch_.ApproximateSize() > kMaxPreallocBytes) group_batch_ = storage::WriteBatch();
   *synced = sync;
@@ -338,6 +352,12 @@ Status StagingEngine::Commit(const std::vector<std::shared_ptr<const Staged>>& g
 
 void StagingEngine::CommitLoop() {
   std::vector<std::shared_ptr<const Staged>> group;
+  uint64_t current = 0;   // the ticket of the group being committed
+  bool reported = false;  // its durability was reported
+  const std::function<void(bool)> on_logged = [this, &current, &reported](bool sync) {
+    reported = true;
+    on_committed_(current, sync, Status::OK());
+  };
   std::unique_lock<std::mutex> l(mu_);
   while (true) {
     work_cv_.wait(l, [this] { return stop_ || !queue_.empty(); });
@@ -352,13 +372,18 @@ void StagingEngine::CommitLoop() {
     // Everything queued while the previous commit ran goes in this one: the
     // slower the disk, the larger the group.
     bool synced = false;
-    Status s = Commit(group, &synced);
-    uint64_t ticket = group.back()->ticket;
+    const uint64_t ticket = group.back()->ticket;
     DKV_ASSERT(ticket >= group.front()->ticket);
+    // The replies may leave once the group is durable, before the engine's
+    // memtable insert: the loop's overlay serves these writes until
+    // committed_ (applied) covers them.
+    reported = false;
+    current = ticket;
+    Status s = Commit(group, &synced, &on_logged);
     // Drop our references first, so the loop (which allocated the batches)
     // reuses or frees them when it retires them: no cross-thread frees.
     group.clear();
-    on_committed_(ticket, synced, s);
+    if (!s.ok() || !reported) on_committed_(ticket, synced, s);
     l.lock();
     committing_ = false;
     if (!s.ok() && failure_.ok()) failure_ = s;

@@ -36,8 +36,11 @@ namespace dkv::server {
 
 class StagingEngine final : public KvEngine {
  public:
-  // Called on the commit thread after each commit with its ticket, whether
-  // it synced, and its status.
+  // Called on the commit thread once per commit with its ticket, whether it
+  // synced, and its status: with OK as soon as the commit is durable (in the
+  // WAL, and synced if it syncs) — possibly before the engine's Get sees it,
+  // so the overlay keeps serving it until applied_ticket() covers it — or
+  // with the failure once the commit has failed.
   using CommittedFn = std::function<void(uint64_t ticket, bool synced, const Status& s)>;
 
   // `base` must outlive this object.
@@ -80,9 +83,13 @@ class StagingEngine final : public KvEngine {
   bool HasStaged() const { return staging_ != nullptr && staging_->batch.Count() > 0; }
   // The ticket the next Submit that queues a batch will return.
   uint64_t next_ticket() const { return next_ticket_; }
+  // Every ticket up to this one is applied: readable through the engine
+  // (so retirable) and reported. Any thread.
+  uint64_t applied_ticket();
   // Forgets overlay entries whose writes are committed up to `ticket`.
+  // REQUIRES: ticket <= applied_ticket().
   void Retire(uint64_t ticket);
-  // Blocks until `ticket` is committed; returns the first commit failure.
+  // Blocks until `ticket` is applied; returns the first commit failure.
   Status WaitCommitted(uint64_t ticket);
 
   // Writes staged but not yet retired (the overlay's entries), for tests.
@@ -121,7 +128,9 @@ class StagingEngine final : public KvEngine {
   void CommitLoop();
   // Applies (and syncs if any batch asks) one group of batches on the
   // calling thread; *synced says whether it synced.
-  Status Commit(const std::vector<std::shared_ptr<const Staged>>& group, bool* synced);
+  // on_logged (may be null): called as soon as the group is durable.
+  Status Commit(const std::vector<std::shared_ptr<const Staged>>& group, bool* synced,
+                const std::function<void(bool synced)>* on_logged);
 
   KvEngine* base_;
   CommittedFn on_committed_;
@@ -142,7 +151,7 @@ class StagingEngine final : public KvEngine {
   std::condition_variable work_cv_;
   std::condition_variable done_cv_;
   std::vector<std::shared_ptr<const Staged>> queue_;  // GUARDED_BY(mu_)
-  uint64_t committed_ = 0;                            // GUARDED_BY(mu_)
+  uint64_t committed_ = 0;                            // GUARDED_BY(mu_): applied
   Status failure_;                                    // GUARDED_BY(mu_)
   bool stop_ = false;                                 // GUARDED_BY(mu_)
   bool committing_ = false;                           // GUARDED_BY(mu_): a group is out

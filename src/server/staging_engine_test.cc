@@ -190,6 +190,66 @@ TEST(StagingEngineTest, InlineCommitNeverOvertakesAQueuedOne) {
   EXPECT_EQ(v, "2");  // applied in ticket order
 }
 
+// Reports durability first and applies only when the gate opens, as
+// DbEngine does around its memtable insert.
+class EarlyReportEngine final : public KvEngine {
+ public:
+  Status Get(std::string_view key, std::string* value) override { return gated.Get(key, value); }
+  Status Apply(const std::vector<KvWrite>& writes) override { return gated.Apply(writes); }
+  Status Sync() override { return gated.Sync(); }
+  Status Scan(std::string_view start, std::string_view limit, size_t max,
+              std::vector<std::pair<std::string, std::string>>* out) override {
+    return gated.Scan(start, limit, max, out);
+  }
+  Status WriteThenNotify(const storage::WriteBatch& batch, bool sync,
+                         const std::function<void()>& on_logged) override {
+    on_logged();
+    return gated.Write(batch, sync);
+  }
+  GatedEngine gated;
+};
+
+TEST(StagingEngineTest, DurableReportBeforeTheEngineAppliesKeepsTheOverlay) {
+  EarlyReportEngine base;
+  base.gated.open = false;
+  std::mutex mu;
+  std::condition_variable cv;
+  uint64_t reported = 0;
+  int reports = 0;
+  StagingEngine staging(&base, [&](uint64_t t, bool synced, const Status& s) {
+    EXPECT_TRUE(synced);
+    EXPECT_TRUE(s.ok());
+    std::lock_guard<std::mutex> l(mu);
+    reported = t;
+    reports++;
+    cv.notify_all();
+  });
+  staging.Start();
+  ASSERT_TRUE(staging.Put("a", "1").ok());
+  const uint64_t t = staging.Submit(true);
+  {
+    std::unique_lock<std::mutex> l(mu);
+    cv.wait(l, [&] { return reported == t; });  // durable, reported ...
+  }
+  base.gated.WaitInside();
+  EXPECT_LT(staging.applied_ticket(), t);  // ... not applied yet
+  staging.Retire(staging.applied_ticket());
+  std::string v;
+  EXPECT_TRUE(base.gated.mem.Get("a", &v).IsNotFound());
+  ASSERT_TRUE(staging.Get("a", &v).ok());  // the overlay still serves it
+  EXPECT_EQ(v, "1");
+  base.gated.Open();
+  ASSERT_TRUE(staging.WaitCommitted(t).ok());
+  EXPECT_EQ(staging.applied_ticket(), t);
+  staging.Retire(t);
+  EXPECT_EQ(staging.overlay_size(), 0u);
+  ASSERT_TRUE(staging.Get("a", &v).ok());
+  EXPECT_EQ(v, "1");
+  staging.Stop();
+  std::lock_guard<std::mutex> l(mu);
+  EXPECT_EQ(reports, 1);  // reported once, not again once applied
+}
+
 TEST(StagingEngineTest, CommitFailureReachesCallbackAndWaiters) {
   Fixture f;
   f.base.fail = Status::IOError("disk", "full");

@@ -35,6 +35,7 @@ struct DBImpl::Writer {
   explicit Writer(Mutex* mu) : cv(mu) {}
   const WriteBatch* batch = nullptr;
   bool sync = false;
+  const std::function<void()>* on_logged = nullptr;  // WriteOptions::on_logged
   bool done = false;
   Status status;
   CondVar cv;
@@ -386,6 +387,7 @@ Status DBImpl::WriteImpl(const WriteOptions& options, const WriteBatch* batch) {
   Writer w(&mu_);
   w.batch = batch;
   w.sync = options.sync;
+  if (options.on_logged) w.on_logged = &options.on_logged;
 
   MutexLock l(&mu_);
   writers_.push_back(&w);
@@ -408,8 +410,10 @@ Status DBImpl::WriteImpl(const WriteOptions& options, const WriteBatch* batch) {
   if (status.ok() && batch != nullptr) {
     const WriteBatch* group = BuildBatchGroup(&last_writer);
     bool sync = false;
+    logged_callbacks_.clear();
     for (Writer* m : writers_) {
       sync = sync || m->sync;
+      if (m->on_logged != nullptr) logged_callbacks_.push_back(m->on_logged);
       if (m == last_writer) break;
     }
     // group_batch_ (if used) is only touched by the leader, so it is safe to
@@ -421,6 +425,7 @@ Status DBImpl::WriteImpl(const WriteOptions& options, const WriteBatch* batch) {
     // Append + sync + insert without the mutex: followers are parked and
     // only the leader writes log_ and the memtable; readers never block.
     MemTable* mem = mem_;
+    const std::vector<const std::function<void()>*>* logged_callbacks = &logged_callbacks_;
     mu_.Unlock();
     status = log_->AddRecord(group->Contents());
     int64_t sync_micros = -1;
@@ -430,7 +435,11 @@ Status DBImpl::WriteImpl(const WriteOptions& options, const WriteBatch* batch) {
       sync_micros = env_->NowMicros() - start;
     }
     if (status.ok()) log_dirty_ = !sync;
-    if (status.ok()) status = WriteBatchInternal::InsertInto(*group, mem);
+    if (status.ok()) {
+      // Durable as asked: the group's writers may acknowledge now.
+      for (const std::function<void()>* f : *logged_callbacks) (*f)();
+      status = WriteBatchInternal::InsertInto(*group, mem);
+    }
     mu_.Lock();
     if (sync_micros >= 0) {
       // Everyone queued now (the group and those who arrived during the

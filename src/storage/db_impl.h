@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <list>
 #include <memory>
 #include <optional>
@@ -173,6 +174,9 @@ class DBImpl final : public DB {
   size_t sync_concurrency_ GUARDED_BY(mu_) = 1;
   int64_t sync_micros_avg_ GUARDED_BY(mu_) = 0;
   std::unique_ptr<WriteBatch> group_batch_ GUARDED_BY(mu_);
+  // The group's WriteOptions::on_logged callbacks; like group_batch_, only
+  // the leader touches it (also after unlocking).
+  std::vector<const std::function<void()>*> logged_callbacks_ GUARDED_BY(mu_);
   std::list<SnapshotImpl*> snapshots_ GUARDED_BY(mu_);  // oldest first
   std::set<uint64_t> pending_outputs_ GUARDED_BY(mu_);  // files being written
   ManualCompaction* manual_compaction_ GUARDED_BY(mu_) = nullptr;

@@ -383,6 +383,36 @@ TEST_F(DBTest, SyncWalMakesEarlierWritesSurviveACrash) {
   EXPECT_EQ(Get("b"), "2");
 }
 
+TEST_F(DBTest, OnLoggedRunsOnceAfterTheSyncAndBeforeReadsSeeTheWrite) {
+  Open();
+  int calls = 0;
+  std::string seen;
+  WriteOptions wo;
+  wo.on_logged = [&] {
+    calls++;
+    // Durable but not in the memtable yet: a crash now keeps it, reads miss it.
+    seen = Get("k");
+  };
+  ASSERT_TRUE(db_->Put(wo, "k", "v").ok());
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(seen, "NOT_FOUND");
+  EXPECT_EQ(Get("k"), "v");
+  env_.Crash();
+  Open();
+  EXPECT_EQ(Get("k"), "v");
+}
+
+TEST_F(DBTest, OnLoggedIsNotCalledWhenTheWriteFails) {
+  Open();
+  int calls = 0;
+  WriteOptions wo;
+  wo.on_logged = [&] { calls++; };
+  env_.SetWriteErrors(true);
+  EXPECT_FALSE(db_->Put(wo, "k", "v").ok());
+  env_.SetWriteErrors(false);
+  EXPECT_EQ(calls, 0);
+}
+
 TEST_F(DBTest, SyncedWritesSurviveACrashAcrossMemtableSwitches) {
   options_.write_buffer_size = 8 << 10;
   Open();
