@@ -433,6 +433,10 @@ Status DBImpl::WriteImpl(const WriteOptions& options, const WriteBatch* batch) {
       const int64_t start = env_->NowMicros();
       status = log_->Sync();
       sync_micros = env_->NowMicros() - start;
+    } else if (status.ok()) {
+      // WriteOptions::sync = false promises that a process crash loses
+      // nothing: the group must reach the OS, not stay in the log's buffer.
+      status = log_->Flush();
     }
     if (status.ok()) log_dirty_ = !sync;
     if (status.ok()) {

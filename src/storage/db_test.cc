@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <thread>
 
@@ -552,6 +555,34 @@ TEST_F(DBTest, PosixEnvRoundTrip) {
   }
   ASSERT_TRUE(DestroyDB(dir, o).ok());
   ASSERT_TRUE(DestroyDB(std::string(tmpl) + "/ckpt", o).ok());
+  rmdir(tmpl);
+}
+
+// WriteOptions::sync = false: a process crash (kill -9) loses nothing, so the
+// record is in the OS (the log file's bytes) as soon as Write returns.
+TEST_F(DBTest, UnsyncedWriteIsInTheLogFileWhenWriteReturns) {
+  char tmpl[] = "/tmp/dkv_db_test_XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = std::string(tmpl) + "/db";
+  Options o;
+  o.create_if_missing = true;
+  {
+    auto db = DB::Open(o, dir);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    WriteOptions no_sync;
+    no_sync.sync = false;
+    const std::string value = "unsynced-but-handed-to-the-os";
+    ASSERT_TRUE((*db)->Put(no_sync, "k", value).ok());
+    bool found = false;
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+      if (entry.path().extension() != ".log") continue;
+      std::ifstream in(entry.path(), std::ios::binary);
+      std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (bytes.find(value) != std::string::npos) found = true;
+    }
+    EXPECT_TRUE(found);
+  }
+  ASSERT_TRUE(DestroyDB(dir, o).ok());
   rmdir(tmpl);
 }
 

@@ -63,6 +63,13 @@ Status WalWriter::AddRecord(std::string_view record) {
   return Status::OK();
 }
 
+Status WalWriter::Flush() {
+  DKV_RETURN_IF_ERROR(error_);
+  Status s = dest_->Flush();
+  if (!s.ok()) error_ = s;
+  return s;
+}
+
 Status WalWriter::Sync() {
   DKV_RETURN_IF_ERROR(error_);
   Status s = dest_->Flush();

@@ -30,6 +30,10 @@ class WalWriter {
   // tail is no longer known and the DB must switch to a new log.
   Status AddRecord(std::string_view record);
 
+  // Hands every record added so far to the OS (no fsync): a process crash
+  // no longer loses them, a machine crash still may.
+  Status Flush();
+
   // Flush + Sync of the file: every record added so far becomes durable.
   Status Sync();
 
