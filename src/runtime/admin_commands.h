@@ -179,6 +179,7 @@ class AdminService {
   bool meta_busy_ = false;          // a read-modify-write of the map is in flight
   uint64_t meta_applied_seen_ = 0;  // the local metadata replica's applied index last read
   std::map<ShardId, std::chrono::steady_clock::time_point> last_map_sync_;
+  std::set<ShardId> map_sync_inflight_;  // shards whose map fix is being proposed
   std::chrono::steady_clock::time_point last_map_poll_{};
   int map_poll_attempt_ = 0;
 

@@ -149,14 +149,18 @@ void AdminService::MetaHousekeeping() {
     const std::vector<NodeId> voters = Sorted(st.value().conf.voters);
     if (voters == Sorted(info->replicas) && info->leader_hint == self) continue;
     auto& last = last_map_sync_[shard];
-    if (now - last < kMapSyncInterval) continue;
+    if (now - last < kMapSyncInterval || map_sync_inflight_.count(shard) > 0) continue;
     last = now;
+    map_sync_inflight_.insert(shard);
     MapChange c;
     c.kind = MapChange::Kind::kSync;
     c.shard = static_cast<sharding::ShardId>(shard);
     c.nodes = voters;
     c.leader = self;
-    ProposeMapChange(c, [shard](Status s) {
+    // One fix per shard in flight: while the metadata group is down they
+    // would otherwise pile up, one more every kMapSyncInterval.
+    ProposeMapChange(c, [this, shard](Status s) {
+      map_sync_inflight_.erase(shard);
       if (!s.ok()) spdlog::info("shard {}: map entry not updated yet: {}", shard, s.ToString());
     });
   }

@@ -136,6 +136,7 @@ TEST(ShardMapTest, FoundedMapFollowsAddAndRemoveOnEveryNodeAndSurvivesARestart) 
     shard++;
   const std::string sid = std::to_string(shard);
   ASSERT_EQ(cluster.ClientFor(2).Text({"DKV.ADDREPLICA", sid, "4"}), "OK");
+  const auto added = Clock::now();
   for (uint64_t id : cluster.ids()) {
     EXPECT_TRUE(WaitFor([&] {
       MapView v = MapOn(cluster, id);
@@ -143,6 +144,10 @@ TEST(ShardMapTest, FoundedMapFollowsAddAndRemoveOnEveryNodeAndSurvivesARestart) 
     })) << "node "
         << id << " has map version " << MapOn(cluster, id).version;
   }
+  std::printf(
+      "every node held the new map version %lld ms after DKV.ADDREPLICA answered\n",
+      static_cast<long long>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - added).count()));
   // Routing follows: a write through node 1 reads back through node 4, which
   // serves it from its own replica now.
   const auto keys = KeysOfShard(cluster.config(), shard, 5, "m");
