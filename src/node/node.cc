@@ -275,28 +275,6 @@ void Node::Receive(const MessageBatch& batch) {
     // Stale or misaddressed messages are Raft's to ignore; nothing to report.
     it->second->raw->Step(env.msg).IgnoreError();
   }
-  // While a round's write runs, what these messages committed and this node
-  // already holds durably (an earlier round's entries, e.g. a leader's
-  // entries a follower just acknowledged) is applied and answered now rather
-  // than after the write and the next round.
-  if (round_ != nullptr) {
-    for (Round::Group& g : round_->groups) {
-      if (Status st = ApplyStableCommitted(*g.r); !st.ok()) {
-        failed_ = st.WithContext("apply " + ShardName(g.r->shard));
-        return;
-      }
-    }
-  }
-}
-
-Status Node::ApplyStableCommitted(Replica& r) {
-  std::vector<raft::Entry> entries = r.raw->TakeStableCommittedEntries();
-  if (entries.empty()) return Status::OK();
-  DKV_RETURN_IF_ERROR(r.sm->Apply(entries));
-  entries_applied_while_writing_ += entries.size();
-  ApplyCompleted(r, entries);
-  ServeReads(r);
-  return Status::OK();
 }
 
 Status Node::NotLeader(const Replica& r) const {

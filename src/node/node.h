@@ -234,8 +234,6 @@ class Node {
   uint64_t gc_proposals() const { return gc_proposals_; }
   // Synced writes of the raft engine so far (one per round that needed one).
   uint64_t log_syncs() const { return store_->synced_commits(); }
-  // Entries applied by Receive while a round's write ran (ApplyStableCommitted).
-  uint64_t entries_applied_while_writing() const { return entries_applied_while_writing_; }
 
  private:
   struct Replica;
@@ -271,10 +269,6 @@ class Node {
   // Completes (with `status`) and removes the reads whose deadline passed.
   void ExpireReads(std::vector<PendingRead>& reads, const Status& status);
   Status MaybeCompact(Replica& r);
-  // While a round is in flight: applies and answers the entries raft reports
-  // committed and durable here since the round's Ready (RawNode::
-  // TakeStableCommittedEntries).
-  Status ApplyStableCommitted(Replica& r);
   // Finishes the round in flight, if any, keeping its completions for the next
   // call that returns them (before changes that must not overlap its write).
   Status SettleRound();
@@ -299,7 +293,6 @@ class Node {
   uint64_t dropped_messages_ = 0;
   uint64_t refused_clock_updates_ = 0;
   uint64_t gc_proposals_ = 0;
-  uint64_t entries_applied_while_writing_ = 0;
   std::string last_clock_error_;
 };
 

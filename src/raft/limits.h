@@ -25,12 +25,6 @@ constexpr size_t kMaxEntriesPerMsg = 4096;
 // ring-buffer entry kept per follower.
 constexpr size_t kMaxInflightMsgsLimit = 4096;
 
-// Bytes of committed entries one RawNode::TakeStableCommittedEntries hands out
-// (at least one entry): the runtime applies them on its loop between two
-// events, so one call must not stall it; what is left comes with the next call
-// or Ready. The same bound as Config::max_committed_size_per_ready's default.
-constexpr uint64_t kMaxStableCommittedBytesPerTake = 8ull << 20;
-
 // Largest election timeout accepted in ticks; larger values are almost surely a unit
 // mistake (milliseconds passed as ticks).
 constexpr int kMaxElectionTick = 100000;

@@ -53,9 +53,6 @@ class RaftLog {
   Status Slice(uint64_t lo, uint64_t hi, uint64_t max_bytes, std::vector<Entry>* out) const;
 
   const std::vector<Entry>& unstable_entries() const { return unstable_; }
-  // The last index whose entry the runtime has made durable (StableTo): every
-  // entry at or below it is in storage with the term this log holds.
-  uint64_t StableLastIndex() const { return unstable_offset_ - 1; }
   const std::optional<Snapshot>& unstable_snapshot() const { return unstable_snapshot_; }
 
   // Committed entries not yet handed out for applying, bounded by size.

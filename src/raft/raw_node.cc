@@ -96,27 +96,7 @@ Ready RawNode::GetReady() {
   raft_->read_states().clear();
   rd.must_sync = !rd.entries.empty() || rd.snapshot.has_value() ||
                  (rd.hard_state && (hs.term != prev_hard_.term || hs.vote != prev_hard_.vote));
-  handed_committed_ =
-      rd.committed_entries.empty() ? log.applied() : rd.committed_entries.back().index;
-  outstanding_entries_from_ = rd.entries.empty() ? UINT64_MAX : rd.entries.front().index;
-  outstanding_snapshot_ = rd.snapshot.has_value();
   return rd;
-}
-
-std::vector<Entry> RawNode::TakeStableCommittedEntries() {
-  std::vector<Entry> out;
-  if (!ready_outstanding_) return out;
-  RaftLog& log = raft_->log();
-  if (outstanding_snapshot_ || log.unstable_snapshot()) return out;
-  const uint64_t from = std::max(handed_committed_, log.applied()) + 1;
-  const uint64_t to =
-      std::min({log.committed(), log.StableLastIndex(), outstanding_entries_from_ - 1});
-  if (from > to || from < log.FirstIndex()) return out;
-  Status s = log.Slice(from, to + 1, kMaxStableCommittedBytesPerTake, &out);
-  // Committed entries are never compacted before they are applied.
-  DKV_ASSERT(s.ok());
-  if (!out.empty()) handed_committed_ = out.back().index;
-  return out;
 }
 
 void RawNode::Advance(const Ready& rd) {
@@ -127,9 +107,7 @@ void RawNode::Advance(const Ready& rd) {
   RaftLog& log = raft_->log();
   if (rd.snapshot) log.StableSnapTo(rd.snapshot->metadata.index);
   if (!rd.entries.empty()) log.StableTo(rd.entries.back().index, rd.entries.back().term);
-  uint64_t applied = rd.committed_entries.empty() ? 0 : rd.committed_entries.back().index;
-  applied = std::max(applied, handed_committed_);  // TakeStableCommittedEntries
-  if (applied > log.applied()) log.AppliedTo(applied);
+  if (!rd.committed_entries.empty()) log.AppliedTo(rd.committed_entries.back().index);
 }
 
 }  // namespace dkv::raft

@@ -207,17 +207,6 @@ class RawNode {
   // Acknowledges that everything in `ready` was done (steps 1-5).
   void Advance(const Ready& ready);
 
-  // For a runtime that persists a Ready on another thread and keeps stepping
-  // messages meanwhile: while a Ready is outstanding, the entries committed
-  // since it was taken (beyond its committed_entries) whose every index is
-  // already stable -- made durable by an earlier Ready, so not in the one
-  // being persisted nor replaced since. The caller applies them now, in order
-  // after the outstanding Ready's committed entries that are stable; they
-  // count as applied with that Ready's Advance. Each entry is handed out once
-  // (here or in a later Ready). Empty when no Ready is outstanding, a
-  // snapshot is pending, or nothing qualifies.
-  std::vector<Entry> TakeStableCommittedEntries();
-
   NodeStatus GetStatus() const;
   // GetStatus without `conf_state` and `progress` (left empty): no allocation,
   // cheap enough to call after every step (metrics, the simulator's invariants).
@@ -231,14 +220,6 @@ class RawNode {
   SoftState prev_soft_;
   HardState prev_hard_;
   bool ready_outstanding_ = false;
-  // The last committed index handed out (by the outstanding Ready or by
-  // TakeStableCommittedEntries) while a Ready is outstanding.
-  uint64_t handed_committed_ = 0;
-  // The first entry index the outstanding Ready persists (UINT64_MAX: none),
-  // and whether it carries a snapshot: nothing at or beyond it is durable yet,
-  // even when a conflicting append since lowered the log's stable index.
-  uint64_t outstanding_entries_from_ = UINT64_MAX;
-  bool outstanding_snapshot_ = false;
 };
 
 }  // namespace dkv::raft

@@ -61,7 +61,6 @@ struct NodeRuntime::Impl {
   std::atomic<uint64_t> ready_rounds{0};
   std::atomic<uint64_t> log_syncs{0};
   std::atomic<uint64_t> log_writes_async{0};
-  std::atomic<uint64_t> applied_while_writing{0};
   std::atomic<uint64_t> forwards_sent{0};
   std::atomic<uint64_t> forwards_served{0};
   uint64_t next_token = 1;
@@ -173,7 +172,6 @@ struct NodeRuntime::Impl {
     round_in_flight = 0;
     DispatchRound(node->FinishRound());
     log_syncs.store(node->log_syncs(), std::memory_order_relaxed);
-    applied_while_writing.store(node->entries_applied_while_writing(), std::memory_order_relaxed);
     RunReady();
   }
 
@@ -560,10 +558,6 @@ std::string NodeRuntime::MetricsText() const {
   counter("distkv_node_log_writes_async_total",
           "rounds whose raft log write ran on the sync thread, beside the loop",
           impl->log_writes_async.load(std::memory_order_relaxed));
-  counter("distkv_node_entries_applied_while_writing_total",
-          "committed entries applied as the answer committing them arrived, during a round's "
-          "log write",
-          impl->applied_while_writing.load(std::memory_order_relaxed));
   counter("distkv_node_forwards_sent_total", "shard requests forwarded to another node",
           impl->forwards_sent.load(std::memory_order_relaxed));
   counter("distkv_node_forwards_served_total", "shard requests other nodes forwarded here",
