@@ -156,12 +156,15 @@ TEST(MvccValueTest, ExpiryRoundTripsAndOldValuesHaveNone) {
   bool tomb;
   int64_t at;
   std::string_view v;
-  ASSERT_TRUE(DecodeMvccValue(EncodeMvccValue(false, 12345, "val"), &tomb, &at, &v).ok());
+  // v points into the decoded bytes, so they must outlive the checks.
+  const std::string with_expiry = EncodeMvccValue(false, 12345, "val");
+  ASSERT_TRUE(DecodeMvccValue(with_expiry, &tomb, &at, &v).ok());
   EXPECT_FALSE(tomb);
   EXPECT_EQ(at, 12345);
   EXPECT_EQ(v, "val");
   // The layout before TTLs: empty metadata.
-  ASSERT_TRUE(DecodeMvccValue(std::string("\x00\x00\x00old", 6), &tomb, &at, &v).ok());
+  const std::string old_layout("\x00\x00\x00old", 6);
+  ASSERT_TRUE(DecodeMvccValue(old_layout, &tomb, &at, &v).ok());
   EXPECT_EQ(at, 0);
   EXPECT_EQ(v, "old");
   EXPECT_EQ(EncodeMvccValue(false, 0, "old"), std::string("\x00\x00\x00old", 6));
