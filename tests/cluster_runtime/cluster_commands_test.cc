@@ -316,6 +316,9 @@ TEST(ClusterCommandsTest, IncrAcrossAKilledLeaderNeverHandsOutAValueTwice) {
   std::atomic<bool> stop{false};
   std::vector<std::vector<int64_t>> acked(kClients);
   std::vector<int> unknown(kClients, 0);
+  // Count of acknowledged INCRs, read by the main thread while the clients
+  // run (acked itself is read only after they are joined).
+  std::atomic<size_t> acked_so_far{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < kClients; t++) {
     threads.emplace_back([&, t] {
@@ -324,6 +327,7 @@ TEST(ClusterCommandsTest, IncrAcrossAKilledLeaderNeverHandsOutAValueTwice) {
         const std::string r = c.Text({"INCR", key});
         if (!r.empty() && std::isdigit(static_cast<unsigned char>(r[0]))) {
           acked[t].push_back(std::stoll(r));
+          acked_so_far.fetch_add(1);
         } else {
           unknown[t]++;  // UNAVAILABLE (no leader yet, or the outcome is unknown)
           std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -339,7 +343,7 @@ TEST(ClusterCommandsTest, IncrAcrossAKilledLeaderNeverHandsOutAValueTwice) {
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   cluster.Signal(victim, SIGKILL);
   const auto killed_at = Clock::now();
-  const size_t before_kill = acked_count();
+  const size_t before_kill = acked_so_far.load();
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   cluster.Start(victim);
   cluster.WaitReady(victim);
