@@ -1,6 +1,8 @@
 #include "node/node.h"
 
 #include <algorithm>
+#include <future>
+#include <memory>
 
 #include "common/assert.h"
 #include "common/coding.h"
@@ -29,6 +31,20 @@ struct Node::Replica {
   uint64_t gc_next_pass_tick = 0;
   uint64_t gc_inflight_index = 0;
   uint64_t gc_inflight_deadline_tick = 0;
+};
+
+// A round between StartRound and FinishRound: the readies taken, and the
+// raft-log write handed out (its result arrives through `written`).
+struct Node::Round {
+  struct Group {
+    Replica* r = nullptr;
+    raft::Ready rd;
+    // Committed entries applied in StartRound (durable here before the round).
+    size_t applied_early = 0;
+  };
+  std::vector<Group> groups;
+  std::future<Status> written;
+  bool write_submitted = false;
 };
 
 namespace {
@@ -151,7 +167,8 @@ Status Node::OpenReplica(ShardId shard, const std::vector<NodeId>& peers) {
 }
 
 Status Node::CreateReplica(ShardId shard, std::vector<NodeId> peers) {
-  if (!failed_.ok()) return failed_;
+  // Its synced write must not overlap a round's (nor be ordered before it).
+  DKV_RETURN_IF_ERROR(SettleRound());
   if (HasReplica(shard)) return Status::InvalidArgument(ShardName(shard), "already hosted");
   if (!peers.empty() && std::find(peers.begin(), peers.end(), options_.id) == peers.end()) {
     return Status::InvalidArgument(ShardName(shard), "founding peers do not include this node");
@@ -169,6 +186,8 @@ Status Node::CreateReplica(ShardId shard, std::vector<NodeId> peers) {
 }
 
 Status Node::RemoveReplica(ShardId shard) {
+  // The round in flight may hold this replica's Ready and its log's records.
+  if (round_ != nullptr) DKV_RETURN_IF_ERROR(SettleRound());
   DKV_ASSIGN_OR_RETURN(Replica * r, Get(shard));
   for (auto& [index, p] : r->proposals) {
     Complete(p.token, Status::Unavailable(ShardName(shard), "replica removed"), index);
@@ -372,6 +391,32 @@ bool Node::HasReady() const {
 }
 
 Result<std::vector<Completion>> Node::ProcessReady() {
+  DKV_RETURN_IF_ERROR(SettleRound());
+  LogWriteTask write;
+  DKV_ASSIGN_OR_RETURN(std::vector<Completion> out,
+                       StartRound([&write](LogWriteTask w) { write = std::move(w); }));
+  if (write) write();
+  DKV_ASSIGN_OR_RETURN(std::vector<Completion> rest, FinishRound());
+  for (Completion& c : rest) out.push_back(std::move(c));
+  return out;
+}
+
+std::vector<Completion> Node::TakeCompletions() {
+  std::vector<Completion> out;
+  out.swap(completions_);
+  return out;
+}
+
+Status Node::SettleRound() {
+  if (round_ == nullptr) return failed_;
+  Result<std::vector<Completion>> done = FinishRound();
+  DKV_RETURN_IF_ERROR(done.status());
+  for (Completion& c : *done) completions_.push_back(std::move(c));
+  return Status::OK();
+}
+
+Result<std::vector<Completion>> Node::StartRound(const std::function<void(LogWriteTask)>& submit) {
+  DKV_ASSERT(round_ == nullptr);
   if (!failed_.ok()) return failed_;
   for (auto& [shard, r] : replicas_) {
     if (r->reads_unsent.empty()) continue;
@@ -385,6 +430,7 @@ Result<std::vector<Completion>> Node::ProcessReady() {
     }
     r->reads_unsent.clear();
   }
+  auto round = std::make_unique<Round>();
   std::vector<std::pair<Replica*, raft::Ready>> readies;
   for (auto& [shard, r] : replicas_) {
     if (r->raw->HasReady()) readies.emplace_back(r.get(), r->raw->GetReady());
@@ -394,10 +440,11 @@ Result<std::vector<Completion>> Node::ProcessReady() {
   // thesis 10.2.1: the leader may write its log in parallel with
   // replicating), so its fsync and the followers' overlap instead of adding
   // up. Safe because the leader counts itself for commitment only through a
-  // follower's answer, which is handled in a later round, after this round's
-  // fsync returned; and its term and vote were made durable before it could
-  // win. Everything else (votes, append answers, anything of a non-leader)
-  // still waits for the fsync.
+  // follower's answer, and the commit that answer allows is taken out of
+  // raft (and shown to anyone) only in a later round, after this round's
+  // write returned; its term and vote were made durable before it could win.
+  // Everything else (votes, append answers, anything of a non-leader) waits
+  // for the write (FinishRound).
   SendMessages(readies, /*leader_appends_only=*/true);
 
   // Steps 1-2 for every group: install snapshots, stage entries and hard
@@ -417,7 +464,10 @@ Result<std::vector<Completion>> Node::ProcessReady() {
         failed_ = st.WithContext("install snapshot");
         return failed_;
       }
-      DKV_RETURN_IF_ERROR(store_->ApplySnapshot(r->shard, meta));
+      if (st = store_->ApplySnapshot(r->shard, meta); !st.ok()) {
+        failed_ = st;
+        return failed_;
+      }
       // Proposals the snapshot covers may or may not be inside it.
       for (auto it = r->proposals.begin(); it != r->proposals.end() && it->first <= meta.index;) {
         Complete(it->second.token,
@@ -435,42 +485,98 @@ Result<std::vector<Completion>> Node::ProcessReady() {
     if (rd.hard_state.has_value()) store_->SetHardState(r->shard, *rd.hard_state);
     sync |= rd.must_sync;
   }
-  if (Status st = store_->Commit(sync); !st.ok()) {
-    failed_ = st.WithContext("raft engine write");
-    return failed_;
+  for (auto& [r, rd] : readies) round->groups.push_back(Round::Group{r, std::move(rd), 0});
+  Round* rp = round.get();
+  round_ = std::move(round);
+  RaftLogStore::LogWrite lw = store_->TakeStaged(sync);
+  if (lw.batch.Count() > 0 || lw.sync) {
+    auto task = std::make_shared<std::packaged_task<Status()>>(
+        [store = store_.get(), lw = std::move(lw)]() mutable {
+          return store->Write(std::move(lw));
+        });
+    rp->written = task->get_future();
+    rp->write_submitted = true;
+    submit([task] { (*task)(); });
+  }
+
+  // While the write runs: apply and answer what was committed and is durable
+  // here already, i.e. every committed entry below this round's own appends
+  // (a committed entry is never overwritten, and every earlier round's write
+  // has returned). Entries this round appends may be committed too (a group
+  // of one voter): those wait for the write. Reads are served as the applied
+  // index reaches them; a read index needs no durability of its own.
+  for (Round::Group& g : rp->groups) {
+    Replica& r = *g.r;
+    if (!g.rd.snapshot.has_value()) {
+      const uint64_t durable_below = g.rd.entries.empty() ? UINT64_MAX : g.rd.entries.front().index;
+      std::vector<raft::Entry>& committed = g.rd.committed_entries;
+      size_t n = 0;
+      while (n < committed.size() && committed[n].index < durable_below) n++;
+      if (n > 0) {
+        std::vector<raft::Entry> early(committed.begin(),
+                                       committed.begin() + static_cast<std::ptrdiff_t>(n));
+        if (Status st = r.sm->Apply(early); !st.ok()) {
+          failed_ = st.WithContext("apply " + ShardName(r.shard));
+          return failed_;
+        }
+        ApplyCompleted(r, early);
+        g.applied_early = n;
+      }
+    }
+    for (raft::ReadState& rs : g.rd.read_states) {
+      auto it = r.reads_by_context.find(rs.context);
+      if (it == r.reads_by_context.end()) continue;  // timed out meanwhile
+      for (PendingRead& read : it->second) {
+        read.index = rs.index;
+        r.reads_waiting.push_back(std::move(read));
+      }
+      r.reads_by_context.erase(it);
+    }
+    ServeReads(r);
+  }
+  return TakeCompletions();
+}
+
+Result<std::vector<Completion>> Node::FinishRound() {
+  DKV_ASSERT(round_ != nullptr);
+  std::unique_ptr<Round> round = std::move(round_);
+  if (!failed_.ok()) return failed_;
+  if (round->write_submitted) {
+    if (Status st = round->written.get(); !st.ok()) {
+      failed_ = st.WithContext("raft engine write");
+      return failed_;
+    }
   }
 
   // Step 3: the other messages, now durable.
+  std::vector<std::pair<Replica*, raft::Ready>> readies;
+  readies.reserve(round->groups.size());
+  for (Round::Group& g : round->groups) readies.emplace_back(g.r, std::move(g.rd));
   SendMessages(readies, /*leader_appends_only=*/false);
 
-  // Steps 4-6: apply, answer, advance.
-  for (auto& [r, rd] : readies) {
-    if (!rd.committed_entries.empty()) {
-      if (Status st = r->sm->Apply(rd.committed_entries); !st.ok()) {
+  // Steps 4-6: apply the rest, answer, advance.
+  for (size_t i = 0; i < readies.size(); i++) {
+    Replica* r = readies[i].first;
+    raft::Ready& rd = readies[i].second;
+    const size_t early = round->groups[i].applied_early;
+    if (rd.committed_entries.size() > early) {
+      std::vector<raft::Entry> late(
+          rd.committed_entries.begin() + static_cast<std::ptrdiff_t>(early),
+          rd.committed_entries.end());
+      if (Status st = r->sm->Apply(late); !st.ok()) {
         failed_ = st.WithContext("apply " + ShardName(r->shard));
         return failed_;
       }
-      ApplyCompleted(*r, rd.committed_entries);
+      ApplyCompleted(*r, late);
+      ServeReads(*r);
     }
-    for (raft::ReadState& rs : rd.read_states) {
-      auto it = r->reads_by_context.find(rs.context);
-      if (it == r->reads_by_context.end()) continue;  // timed out meanwhile
-      for (PendingRead& read : it->second) {
-        read.index = rs.index;
-        r->reads_waiting.push_back(std::move(read));
-      }
-      r->reads_by_context.erase(it);
-    }
-    ServeReads(*r);
     r->raw->Advance(rd);
     if (Status st = MaybeCompact(*r); !st.ok()) {
       failed_ = st.WithContext("compact " + ShardName(r->shard));
       return failed_;
     }
   }
-  std::vector<Completion> out;
-  out.swap(completions_);
-  return out;
+  return TakeCompletions();
 }
 
 void Node::SendMessages(std::vector<std::pair<Replica*, raft::Ready>>& readies,

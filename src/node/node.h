@@ -9,12 +9,17 @@
 // then sends messages batched per peer, applies committed entries, answers
 // proposals and ReadIndex reads, and advances each group. No threads, sockets
 // or clocks of its own: time comes in as Tick() and through the Clock given
-// for the HLC; the only blocking is the storage engine's fsync. Not
-// thread-safe: the runtime (asio loop or simulator) drives it from one thread.
+// for the HLC. A round can also be split (StartRound / FinishRound) so the raft
+// log's write and fsync run on a thread of the runtime's while the node keeps
+// receiving, proposing, applying and answering. Not thread-safe: the runtime
+// (asio loop or simulator) drives it from one thread; only the LogWriteTask a
+// round hands out runs elsewhere.
 // Owned by the node engineer; see docs/node.md.
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <optional>
@@ -91,6 +96,10 @@ struct Completion {
   std::string value;   // reads; kEval writes: the encoded EvalResult (EncodeEvalResult)
   Timestamp ts;        // reads: the version's commit timestamp
 };
+
+// A round's raft-log write (and fsync), to be run exactly once, on any thread;
+// FinishRound waits for it. See Node::StartRound.
+using LogWriteTask = std::function<void()>;
 
 // What the Node knows of one of its replicas (for status commands and tests).
 struct ReplicaStatus {
@@ -179,6 +188,27 @@ class Node {
   // from disk (the log and state may be ahead in memory of what is durable).
   Result<std::vector<Completion>> ProcessReady();
 
+  // The same round in two halves, so the raft log's write and fsync run
+  // beside the caller's thread instead of blocking it (docs/node.md "One
+  // round"). StartRound does steps 0-2 up to staging the log write, hands that
+  // write to `submit` (which must run it exactly once, on any thread, and
+  // tell the caller when it returned), then applies and answers the committed
+  // entries already durable here (all but those this round itself appends)
+  // and serves reads. Until FinishRound the node takes everything else --
+  // Receive, Propose*, Read, Tick -- but sends nothing that claims
+  // durability. FinishRound waits for the write (if it has not returned),
+  // then sends the messages that needed it (votes, append answers), applies
+  // the rest, advances and compacts. `submit` is not called when the round
+  // has nothing to write (call FinishRound at once). A failed write is
+  // fail-stop, as in ProcessReady. Completions of both halves are returned.
+  // REQUIRES: no round in flight (StartRound) / one in flight (FinishRound).
+  Result<std::vector<Completion>> StartRound(const std::function<void(LogWriteTask)>& submit);
+  Result<std::vector<Completion>> FinishRound();
+  bool RoundInFlight() const { return round_ != nullptr; }
+  // Completions made between rounds (timeouts in Tick, ...), for a runtime
+  // whose round is in flight.
+  std::vector<Completion> TakeCompletions();
+
   // Reads this replica's current state without any Raft round: NOT
   // linearizable (tests, debugging, stale reads).
   Result<ReadResult> LocalRead(ShardId shard, std::string_view key,
@@ -207,6 +237,7 @@ class Node {
 
  private:
   struct Replica;
+  struct Round;
   struct PendingProposal {
     uint64_t token = 0;
     uint64_t term = 0;
@@ -238,6 +269,9 @@ class Node {
   // Completes (with `status`) and removes the reads whose deadline passed.
   void ExpireReads(std::vector<PendingRead>& reads, const Status& status);
   Status MaybeCompact(Replica& r);
+  // Finishes the round in flight, if any, keeping its completions for the next
+  // call that returns them (before changes that must not overlap its write).
+  Status SettleRound();
   // Leader only: proposes the next GC step or a new pass when due (node_gc.cc).
   void MaybeProposeGc(Replica& r);
   // The GC safe point a new pass may use now, nullopt when none (node_gc.cc).
@@ -251,7 +285,8 @@ class Node {
   std::unique_ptr<RaftLogStore> store_;
   std::map<ShardId, std::unique_ptr<Replica>> replicas_;
   std::vector<Completion> completions_;
-  Status failed_;  // set when a round's storage write failed
+  std::unique_ptr<Round> round_;  // the round whose log write is in flight
+  Status failed_;                 // set when a round's storage write failed
   uint64_t tick_ = 0;
   uint64_t next_read_seq_ = 1;
   size_t pending_requests_ = 0;  // proposals and reads not yet completed

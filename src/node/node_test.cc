@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <functional>
 #include <set>
+#include <thread>
 
 #include "check/linearizability.h"
 #include "common/random.h"
@@ -71,9 +72,11 @@ class Cluster {
     nodes_[id] = std::move(r).value();
   }
 
-  // A machine crash: everything not synced is lost.
+  // A machine crash: everything not synced is lost (a round's write still
+  // waiting to run never happens).
   void Crash(NodeId id) {
     envs_[id]->Crash();
+    pending_writes_.erase(id);
     nodes_[id].reset();
   }
 
@@ -84,21 +87,64 @@ class Cluster {
     for (NodeId id : peers) ASSERT_TRUE(node(id)->CreateReplica(shard, peers).ok());
   }
 
-  // Runs rounds and deliveries until nothing moves.
+  void Record(Result<std::vector<Completion>>& done) {
+    ASSERT_TRUE(done.ok()) << done.status().ToString();
+    for (Completion& c : *done) {
+      completed_at_[c.token] = event_++;
+      completions_[c.token] = std::move(c);
+    }
+  }
+
+  // Split rounds (split_ set): starts a round on `id` whose log write waits
+  // in pending_writes_ until FinishWrite runs it, as the runtime's sync
+  // thread does.
+  void StartRoundOn(NodeId id) {
+    LogWriteTask write;
+    auto done = node(id)->StartRound([&write](LogWriteTask w) { write = std::move(w); });
+    Record(done);
+    if (write) {
+      pending_writes_[id] = std::move(write);
+      return;
+    }
+    auto rest = node(id)->FinishRound();
+    Record(rest);
+  }
+  void FinishWrite(NodeId id) {
+    LogWriteTask write = std::move(pending_writes_[id]);
+    pending_writes_.erase(id);
+    if (write) write();
+    auto done = node(id)->FinishRound();
+    Record(done);
+  }
+
+  // Runs rounds and deliveries until nothing moves. With split_ set, rounds
+  // are split and their writes finish at random moments: batches are
+  // received, proposals and ticks made while writes run, and Pump may return
+  // with writes still running (crashes then lose them).
   void Pump() {
     for (int round = 0; round < 10000; round++) {
       bool moved = false;
+      bool in_flight = false;
       for (auto& [id, n] : nodes_) {
         if (!n) continue;
-        while (n->HasReady()) {
-          auto done = n->ProcessReady();
-          ASSERT_TRUE(done.ok()) << done.status().ToString();
-          for (Completion& c : *done) {
-            completed_at_[c.token] = event_++;
-            completions_[c.token] = std::move(c);
+        if (n->RoundInFlight()) {
+          if (split_ != nullptr && split_->Uniform(3) != 0) {
+            in_flight = true;
+            continue;  // its write still runs
+          }
+          FinishWrite(id);
+          moved = true;
+        }
+        while (!n->RoundInFlight() && n->HasReady()) {
+          if (split_ != nullptr) {
+            StartRoundOn(id);
+          } else {
+            auto done = n->ProcessReady();
+            Record(done);
           }
           moved = true;
         }
+        if (n->RoundInFlight()) in_flight = true;
       }
       while (!net_.queue.empty()) {
         if (lossy_ != nullptr && net_.queue.size() > 1 && lossy_->Uniform(10) == 0) {
@@ -116,7 +162,8 @@ class Cluster {
         }
         node(b.to)->Receive(b);
       }
-      if (!moved) return;
+      if (!moved && !in_flight) return;
+      if (!moved && split_ != nullptr && split_->Uniform(2) == 0) return;  // writes still run
     }
     FAIL() << "cluster never quiesced";
   }
@@ -201,6 +248,10 @@ class Cluster {
   std::set<NodeId> isolated_;
   // When set, batches are lost (5%), duplicated (5%) and reordered.
   Rng* lossy_ = nullptr;
+  // When set, rounds are split (StartRound / FinishRound) and each write runs
+  // at a moment this picks; unset, Pump finishes the writes still pending.
+  Rng* split_ = nullptr;
+  std::map<NodeId, LogWriteTask> pending_writes_;
   uint64_t next_token_ = 1;
   // When set, sees (and may change) every batch before it is delivered.
   std::function<void(MessageBatch&)> tamper_;
@@ -323,6 +374,84 @@ TEST(NodeTest, LeaderSendsAppendsBeforeItsFsyncFollowerAnswersAfterIts) {
   ASSERT_TRUE(c.completions_.count(7));
   EXPECT_TRUE(c.completions_[7].status.ok());
   EXPECT_EQ(ValueOf(c.Read(3, 1, "k")), "v");
+}
+
+// Split rounds (the runtime's sync thread): while a round's log write runs,
+// the node receives, proposes and answers, but a follower's append answer
+// leaves only after its write returned; the leader applies and answers a
+// committed entry in its next round while that round's own write still runs.
+TEST(NodeTest, SplitRoundAnswersAfterItsWriteAndAppliesDurableEntriesMeanwhile) {
+  Cluster c(3);
+  c.CreateShard(1, {1, 2, 3});
+  ASSERT_TRUE(c.node(1)->Campaign(1).ok());
+  c.Pump();
+  c.Tick(2);
+  ASSERT_EQ(c.Leader(1), 1u);
+  std::vector<std::pair<NodeId, std::vector<raft::MessageType>>> sent;
+  c.net_.on_send = [&](const MessageBatch& b) {
+    std::vector<raft::MessageType> types;
+    for (const Envelope& e : b.messages) types.push_back(e.msg.type);
+    sent.emplace_back(b.from, std::move(types));
+  };
+  auto start = [&](NodeId id) {
+    LogWriteTask write;
+    auto done = c.node(id)->StartRound([&write](LogWriteTask w) { write = std::move(w); });
+    EXPECT_TRUE(done.ok());
+    for (Completion& comp : *done) c.completions_[comp.token] = std::move(comp);
+    return write;
+  };
+  auto finish = [&](NodeId id) {
+    auto done = c.node(id)->FinishRound();
+    ASSERT_TRUE(done.ok());
+    for (Completion& comp : *done) c.completions_[comp.token] = std::move(comp);
+  };
+  auto deliver_to = [&](NodeId id) {
+    for (MessageBatch& b : c.net_.queue) {
+      if (b.to == id) c.node(id)->Receive(b);
+    }
+    std::erase_if(c.net_.queue, [id](const MessageBatch& b) { return b.to == id; });
+  };
+
+  const uint64_t leader_syncs = c.node(1)->log_syncs();
+  ASSERT_TRUE(c.node(1)->Propose(1, ShardCommand::Put("k", "v"), 7).ok());
+  LogWriteTask leader_write = start(1);
+  ASSERT_TRUE(leader_write);
+  ASSERT_TRUE(c.node(1)->RoundInFlight());
+  ASSERT_EQ(sent.size(), 2u);  // the MsgApps left before the leader's write ran
+  EXPECT_EQ(c.node(1)->log_syncs(), leader_syncs);
+
+  // Follower 2 takes the append; its answer waits for its own write.
+  sent.clear();
+  deliver_to(2);
+  const uint64_t follower_syncs = c.node(2)->log_syncs();
+  LogWriteTask follower_write = start(2);
+  ASSERT_TRUE(follower_write);
+  EXPECT_TRUE(sent.empty()) << "an append answer left before the follower's write";
+  follower_write();
+  EXPECT_EQ(c.node(2)->log_syncs(), follower_syncs + 1);
+  finish(2);
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].second, std::vector<raft::MessageType>{raft::MessageType::kMsgAppResp});
+
+  // The answer reaches the leader while its write still runs; it proposes more.
+  deliver_to(1);
+  ASSERT_TRUE(c.node(1)->Propose(1, ShardCommand::Put("k", "w"), 8).ok());
+  EXPECT_FALSE(c.completions_.count(7));
+  leader_write();
+  finish(1);
+  // The next round commits 7 (durable on both) before its own write (of 8) ran.
+  LogWriteTask next_write = start(1);
+  ASSERT_TRUE(next_write);
+  ASSERT_TRUE(c.completions_.count(7));
+  EXPECT_TRUE(c.completions_[7].status.ok());
+  EXPECT_FALSE(c.completions_.count(8));
+  next_write();
+  finish(1);
+  c.net_.on_send = nullptr;
+  c.Pump();
+  ASSERT_TRUE(c.completions_.count(8));
+  EXPECT_TRUE(c.completions_[8].status.ok());
+  EXPECT_EQ(ValueOf(c.Read(3, 1, "k")), "w");
 }
 
 TEST(NodeTest, CrashedFollowerRecoversEveryGroup) {
@@ -684,6 +813,47 @@ class SoloNode {
   std::map<uint64_t, Completion> completions;
 };
 
+// A group of one voter commits its entries as it appends them: those are
+// applied only once the round's write returned, never before.
+TEST(NodeTest, SplitRoundOfOneVoterAppliesItsOwnAppendsAfterTheWrite) {
+  SoloNode solo;
+  ASSERT_TRUE(solo.node->CreateReplica(1, {1}).ok());
+  solo.Lead(1);
+  ASSERT_TRUE(solo.node->Propose(1, ShardCommand::Put("a", "1"), 1).ok());
+  LogWriteTask write;
+  auto started = solo.node->StartRound([&write](LogWriteTask w) { write = std::move(w); });
+  ASSERT_TRUE(started.ok());
+  EXPECT_TRUE(started->empty());
+  ASSERT_TRUE(write);
+  const uint64_t applied = solo.node->GetReplicaStatus(1)->applied;
+  write();
+  auto done = solo.node->FinishRound();
+  ASSERT_TRUE(done.ok());
+  ASSERT_EQ(done->size(), 1u);
+  EXPECT_TRUE((*done)[0].status.ok());
+  EXPECT_GT(solo.node->GetReplicaStatus(1)->applied, applied);
+}
+
+// A replica change while a round's write is pending waits for it (the change
+// must not overlap the round's write nor free a replica the round holds).
+TEST(NodeTest, ReplicaChangeSettlesTheRoundInFlight) {
+  SoloNode solo;
+  ASSERT_TRUE(solo.node->CreateReplica(1, {1}).ok());
+  solo.Lead(1);
+  ASSERT_TRUE(solo.node->Propose(1, ShardCommand::Put("a", "1"), 1).ok());
+  LogWriteTask write;
+  ASSERT_TRUE(solo.node->StartRound([&write](LogWriteTask w) { write = std::move(w); }).ok());
+  ASSERT_TRUE(write);
+  std::thread sync_thread([&write] { write(); });  // as the runtime's sync thread
+  ASSERT_TRUE(solo.node->RemoveReplica(1).ok());
+  sync_thread.join();
+  EXPECT_FALSE(solo.node->RoundInFlight());
+  std::vector<Completion> done = solo.node->TakeCompletions();
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_TRUE(done[0].status.ok());
+  EXPECT_FALSE(solo.node->HasReplica(1));
+}
+
 // Counts the MVCC versions in the engine of `shard` under env (its node must be down).
 size_t VersionsOnDisk(storage::Env* env, ShardId shard) {
   auto sm = ShardStateMachine::Open(env, "/node", shard);
@@ -957,6 +1127,8 @@ TEST(NodeChaosTest, AcknowledgedWritesSurviveCrashesAndPartitions) {
     Cluster c(3, /*compact_log_entries=*/25, ChaosGc);
     Rng net_rng(seed + 100);
     c.lossy_ = &net_rng;
+    Rng split_rng(seed + 300);
+    if (seed % 2 == 0) c.split_ = &split_rng;  // the runtime's split rounds
     for (ShardId s = 1; s <= 3; s++) c.CreateShard(s, {1, 2, 3});
     std::map<uint64_t, ShardId> proposed;  // token -> shard
     uint64_t token = 1000;
@@ -994,6 +1166,7 @@ TEST(NodeChaosTest, AcknowledgedWritesSurviveCrashesAndPartitions) {
     }
     c.Heal();
     c.lossy_ = nullptr;
+    c.split_ = nullptr;
     if (down != raft::kNoNode) c.Start(down);
     c.Tick(100);
     size_t acked = 0;
@@ -1033,6 +1206,8 @@ TEST(NodeChaosTest, HistoryOfPutsAndReadsIsLinearizable) {
     Cluster c(3, /*compact_log_entries=*/25, ChaosGc);
     Rng net_rng(seed + 200);
     c.lossy_ = &net_rng;
+    Rng split_rng(seed + 400);
+    if (seed % 2 == 0) c.split_ = &split_rng;  // the runtime's split rounds
     for (ShardId s = 1; s <= 2; s++) c.CreateShard(s, {1, 2, 3});
     struct Pending {
       check::Operation op;
@@ -1079,6 +1254,7 @@ TEST(NodeChaosTest, HistoryOfPutsAndReadsIsLinearizable) {
     }
     c.Heal();
     c.lossy_ = nullptr;
+    c.split_ = nullptr;
     if (down != raft::kNoNode) c.Start(down);
     c.Tick(100);
     check::History history;

@@ -197,8 +197,9 @@ Result<raft::Snapshot> GroupLog::GetSnapshot() const {
   return s;
 }
 
-void GroupLog::TrimCache() {
-  while (!cache_.empty() && cache_bytes_ > kMaxCachedLogBytesPerGroup) {
+void GroupLog::TrimCache(uint64_t keep_from) {
+  while (!cache_.empty() && cache_bytes_ > kMaxCachedLogBytesPerGroup &&
+         cache_.front().index < keep_from) {
     cache_bytes_ -= cache_.front().ByteSize();
     cache_.pop_front();
   }
@@ -320,7 +321,7 @@ Status RaftLogStore::Append(ShardId shard, const std::vector<raft::Entry>& entri
     g->cache_.push_back(e);
     g->cache_bytes_ += e.ByteSize();
   }
-  g->TrimCache();
+  g->TrimCache(first);
   DKV_ASSERT(g->LastIndex() == new_last);
   DKV_ASSERT(g->cache_.empty() || g->cache_.back().index == g->LastIndex());
   return Status::OK();
@@ -394,18 +395,27 @@ void RaftLogStore::DropGroup(ShardId shard) {
   groups_.erase(shard);
 }
 
-Status RaftLogStore::Commit(bool sync) {
-  if (staged_.Count() == 0) {
-    if (!sync) return Status::OK();
+RaftLogStore::LogWrite RaftLogStore::TakeStaged(bool sync) {
+  LogWrite w;
+  w.sync = sync;
+  if (staged_.Count() > 0) {
+    w.batch = std::move(staged_);
+    staged_.Clear();
+  }
+  return w;
+}
+
+Status RaftLogStore::Write(LogWrite w) {
+  if (w.batch.Count() == 0) {
+    if (!w.sync) return Status::OK();
     // Nothing new, but an earlier unsynced commit (compaction) may be pending.
     return db_->SyncWal();
   }
   storage::WriteOptions wo;
-  wo.sync = sync;
-  Status st = db_->Write(wo, staged_);
-  staged_.Clear();
-  commits_++;
-  if (sync) synced_commits_++;
+  wo.sync = w.sync;
+  Status st = db_->Write(wo, w.batch);
+  commits_.fetch_add(1, std::memory_order_relaxed);
+  if (w.sync) synced_commits_.fetch_add(1, std::memory_order_relaxed);
   return st;
 }
 

@@ -7,16 +7,21 @@
 // ApplySnapshot, Compact, PutReplicaInfo) are staged into one pending
 // WriteBatch and take effect in memory at once; Commit() writes the batch as
 // ONE Write (synced when asked), so one fsync covers every group's Ready of a
-// round (group commit across groups). Key layout (frozen, docs/node.md):
+// round (group commit across groups). The write can also leave the owner's
+// thread: TakeStaged() hands the batch out as a LogWrite and Write() runs it on
+// any thread (a node's sync thread), while the owner keeps reading the groups'
+// logs from memory and the engine. Key layout (frozen, docs/node.md):
 //
 //   0x01 | shard BE64 | index BE64  -> entry:      type(1) | varint term | data
 //   0x02 | shard BE64               -> hard state: varint term | vote | commit
 //   0x03 | shard BE64               -> snapshot metadata (index, term, conf state)
 //   0x04 | shard BE64               -> replica info (opaque bytes of the Node)
 //
-// Owned by the Node; not thread-safe (one thread, like the RawNodes reading it).
+// Owned by the Node; not thread-safe (one thread, like the RawNodes reading it),
+// except Write() and the counters, which any thread may call.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -85,8 +90,10 @@ class GroupLog final : public raft::LogStorage {
   friend class RaftLogStore;
   GroupLog(RaftLogStore* store, ShardId shard) : store_(store), shard_(shard) {}
 
-  // Drops cached entries from the front until the cache fits its byte budget.
-  void TrimCache();
+  // Drops cached entries from the front until the cache fits its byte budget,
+  // never one at or above `keep_from` (entries staged by this round, which the
+  // engine may not hold yet while their write runs on another thread).
+  void TrimCache(uint64_t keep_from);
 
   RaftLogStore* store_;
   ShardId shard_;
@@ -143,12 +150,26 @@ class RaftLogStore {
   // Writes everything staged since the last Commit as one atomic Write, with
   // fsync when `sync`. A failure leaves memory ahead of the disk: the caller
   // must stop using this store (and restart from disk).
-  Status Commit(bool sync);
+  Status Commit(bool sync) { return Write(TakeStaged(sync)); }
   bool HasStaged() const { return staged_.Count() > 0; }
 
-  // Counters for tests and metrics.
-  uint64_t commits() const { return commits_; }
-  uint64_t synced_commits() const { return synced_commits_; }
+  // Commit in two halves, so the write can run on another thread: the staged
+  // batch (emptied here) and whether it must be synced.
+  struct LogWrite {
+    storage::WriteBatch batch;
+    bool sync = false;
+  };
+  LogWrite TakeStaged(bool sync);
+  // Writes `w` (Commit's semantics; an empty batch with sync syncs the WAL, for
+  // an earlier unsynced write). Thread-safe: may run on any thread while the
+  // owner keeps using the store, as long as writes are run in the order they
+  // were taken and the owner stages nothing that must follow this write on
+  // disk before it returned (the Node runs one at a time).
+  Status Write(LogWrite w);
+
+  // Counters for tests and metrics (any thread).
+  uint64_t commits() const { return commits_.load(std::memory_order_relaxed); }
+  uint64_t synced_commits() const { return synced_commits_.load(std::memory_order_relaxed); }
 
   storage::DB* db() { return db_.get(); }
 
@@ -160,8 +181,8 @@ class RaftLogStore {
   std::unique_ptr<storage::DB> db_;
   std::map<ShardId, std::unique_ptr<GroupLog>> groups_;
   storage::WriteBatch staged_;
-  uint64_t commits_ = 0;
-  uint64_t synced_commits_ = 0;
+  std::atomic<uint64_t> commits_{0};
+  std::atomic<uint64_t> synced_commits_{0};
 };
 
 }  // namespace dkv::node

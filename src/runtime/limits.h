@@ -36,14 +36,6 @@ inline constexpr int kMaxRouteAttempts = 64;
 // behind an unreachable or stalled peer.
 inline constexpr size_t kMaxPendingForwards = 100000;
 
-// Rounds of Node::ProcessReady run back to back in one loop pass before the
-// loop serves sockets and timers again. One: every round may end with an
-// fsync, and the proposals and peers' answers that arrived meanwhile wait for
-// the pass to end, so a second round in the same pass is a second fsync that
-// they miss; with one they join the next round (bigger group commits). put@64
-// 9.8k/s with 4 rounds, 11.3k/s with 1 (one run each, loaded machine).
-inline constexpr int kMaxReadyRoundsPerPass = 1;
-
 // Writes of one shard proposed together (one Raft append and one MsgApp per
 // follower for all of them): group commit within a group. Well below raft's
 // kMaxEntriesPerMsg (4096) so one batch never fills a whole message.

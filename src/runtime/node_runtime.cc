@@ -31,6 +31,14 @@ struct NodeRuntime::Impl {
   std::chrono::steady_clock::time_point next_tick;
   std::thread thread;
   std::thread::id loop_id;
+  // The sync thread: runs each round's raft-log write (and fsync) while the
+  // loop keeps receiving, proposing, applying and answering (Node::StartRound).
+  asio::io_context sync_io;
+  asio::executor_work_guard<asio::io_context::executor_type> sync_work{sync_io.get_executor()};
+  std::thread sync_thread;
+  // Numbers the rounds whose write went to the sync thread; the one in flight.
+  uint64_t round_seq = 0;
+  uint64_t round_in_flight = 0;
   std::unique_ptr<transport::AsioTransport> transport;
   std::unique_ptr<node::Node> node;
   ForwardServer forward_server;
@@ -52,6 +60,7 @@ struct NodeRuntime::Impl {
   std::atomic<uint64_t> reads_submitted{0};
   std::atomic<uint64_t> ready_rounds{0};
   std::atomic<uint64_t> log_syncs{0};
+  std::atomic<uint64_t> log_writes_async{0};
   std::atomic<uint64_t> forwards_sent{0};
   std::atomic<uint64_t> forwards_served{0};
   uint64_t next_token = 1;
@@ -119,23 +128,63 @@ struct NodeRuntime::Impl {
     }
   }
 
+  // One round per loop pass: StartRound hands the raft-log write to the sync
+  // thread and returns; what arrives while it runs is received, proposed and
+  // answered at once, and joins the next round, which starts as soon as the
+  // write returned (OnRoundWritten). Nothing waits for the disk on the loop.
+  // Writes queued while a round's write runs are proposed when the next round
+  // starts (they could not leave earlier), so each shard's go as ONE
+  // ProposeBatch, one entry range and one MsgApp per follower.
   void RunReady() {
-    ProposeQueuedWrites();
-    for (int round = 0; round < kMaxReadyRoundsPerPass && node->HasReady(); round++) {
-      Result<std::vector<node::Completion>> done = node->ProcessReady();
-      ready_rounds.fetch_add(1, std::memory_order_relaxed);
-      log_syncs.store(node->log_syncs(), std::memory_order_relaxed);
-      if (!done.ok()) {
-        // The node refuses everything from now on (its memory may be ahead of
-        // its disk); the only recovery is a restart from disk (docs/node.md).
-        spdlog::critical("raft loop: storage failure, exiting so the node restarts from disk: {}",
-                         done.status().ToString());
-        spdlog::default_logger()->flush();
-        std::_Exit(3);
-      }
-      for (node::Completion& c : done.value()) Dispatch(std::move(c));
+    if (node->RoundInFlight()) {
+      for (node::Completion& c : node->TakeCompletions()) Dispatch(std::move(c));
+      return;
     }
-    if (node->HasReady()) ScheduleReady();
+    ProposeQueuedWrites();
+    if (!node->HasReady()) return;
+    bool submitted = false;
+    const uint64_t seq = ++round_seq;
+    Result<std::vector<node::Completion>> done =
+        node->StartRound([this, seq, &submitted](node::LogWriteTask write) {
+          submitted = true;
+          round_in_flight = seq;
+          log_writes_async.fetch_add(1, std::memory_order_relaxed);
+          asio::post(sync_io, [this, seq, write = std::move(write)] {
+            write();
+            asio::post(io, [this, seq] { OnRoundWritten(seq); });
+          });
+        });
+    ready_rounds.fetch_add(1, std::memory_order_relaxed);
+    DispatchRound(std::move(done));
+    if (!submitted && node->RoundInFlight()) DispatchRound(node->FinishRound());
+    if (!node->RoundInFlight() && node->HasReady()) ScheduleReady();
+  }
+
+  // The sync thread finished round `seq`'s write: finish the round and start
+  // the next one right away (a round settled meanwhile by a replica change is
+  // not finished twice).
+  void OnRoundWritten(uint64_t seq) {
+    if (stopped) return;
+    if (seq != round_in_flight || !node->RoundInFlight()) {
+      ScheduleReady();
+      return;
+    }
+    round_in_flight = 0;
+    DispatchRound(node->FinishRound());
+    log_syncs.store(node->log_syncs(), std::memory_order_relaxed);
+    RunReady();
+  }
+
+  void DispatchRound(Result<std::vector<node::Completion>> done) {
+    if (!done.ok()) {
+      // The node refuses everything from now on (its memory may be ahead of
+      // its disk); the only recovery is a restart from disk (docs/node.md).
+      spdlog::critical("raft loop: storage failure, exiting so the node restarts from disk: {}",
+                       done.status().ToString());
+      spdlog::default_logger()->flush();
+      std::_Exit(3);
+    }
+    for (node::Completion& c : done.value()) Dispatch(std::move(c));
   }
 
   void Dispatch(node::Completion c) {
@@ -329,6 +378,7 @@ void NodeRuntime::Run(ForwardServer forward_server) {
   impl->next_tick = std::chrono::steady_clock::now();
   impl->ScheduleTick(tick_interval_);
   impl->ScheduleReady();
+  impl->sync_thread = std::thread([impl] { impl->sync_io.run(); });
   impl->thread = std::thread([impl] { impl->io.run(); });
   impl->loop_id = impl->thread.get_id();
 }
@@ -351,6 +401,9 @@ void NodeRuntime::Stop() {
     impl->io.stop();
   });
   impl->thread.join();
+  // A round's write may still run: let it end before the node goes.
+  impl->sync_work.reset();
+  impl->sync_thread.join();
   // The transport joins its network thread; then the node, which uses it, goes.
   impl->transport.reset();
   impl->node.reset();
@@ -502,6 +555,9 @@ std::string NodeRuntime::MetricsText() const {
           impl->ready_rounds.load(std::memory_order_relaxed));
   counter("distkv_node_log_fsyncs_total", "synced raft log writes (one per round that needed one)",
           impl->log_syncs.load(std::memory_order_relaxed));
+  counter("distkv_node_log_writes_async_total",
+          "rounds whose raft log write ran on the sync thread, beside the loop",
+          impl->log_writes_async.load(std::memory_order_relaxed));
   counter("distkv_node_forwards_sent_total", "shard requests forwarded to another node",
           impl->forwards_sent.load(std::memory_order_relaxed));
   counter("distkv_node_forwards_served_total", "shard requests other nodes forwarded here",

@@ -1,13 +1,15 @@
 // NodeRuntime: runs one node::Node (the sans-IO multi-Raft core) inside a
 // distkv-server process. It owns the "raft loop" -- one thread running one
 // asio io_context -- which ticks the node every tick interval, feeds it the
-// batches the AsioTransport receives, runs ProcessReady once per loop pass
-// after any burst of events (coalesced: posted at most once), and hands each
-// completion to the callback of the request it answers. It also carries
+// batches the AsioTransport receives, runs the node's rounds (Node::StartRound
+// / FinishRound: each round's raft log write and fsync run on the runtime's
+// sync thread while the loop goes on), and hands each completion to the
+// callback of the request it answers. It also carries
 // forwarded client requests between nodes (ForwardRequest/ForwardResponse
 // frames on the transport's connections).
 //
-// Threads: Open/Run/Stop from one owner thread. Post, Submit, Read and Forward
+// Threads: Open/Run/Stop from one owner thread; Run starts the loop and the
+// sync thread, Stop joins both. Post, Submit, Read and Forward
 // are thread-safe (they post to the loop). Every callback runs ON THE RAFT
 // LOOP: it must not block, and may call the *OnLoop functions directly. The
 // *OnLoop functions and node() are for code already on the loop only.
