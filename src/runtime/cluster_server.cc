@@ -23,7 +23,7 @@ namespace dkv::runtime {
 
 namespace {
 
-// The client side: acceptor and connections, on the caller's io_context.
+// The client side: acceptor and connections, on the raft loop's io_context.
 class ClientListener {
  public:
   ClientListener(asio::io_context* io, ClusterCommands* commands)
@@ -124,9 +124,13 @@ Status RunClusterNode(const std::string& config_path, uint64_t node_id, bool joi
     admin_service.Serve(from, shard, std::move(args), std::move(respond));
   });
 
+  // The client sockets run on the raft loop, as the peer sockets do: one
+  // thread per node does all of its work, so a command costs no thread
+  // hand-off on its way to its shard or back (docs/runtime.md, "Threads").
+  // The main thread below runs only signals and the admin HTTP port.
+  auto listener = std::make_unique<ClientListener>(&runtime->io(), &commands);
+  DKV_RETURN_IF_ERROR(listener->Listen(plan.client_host, plan.client_port));
   asio::io_context io;
-  ClientListener listener(&io, &commands);
-  DKV_RETURN_IF_ERROR(listener.Listen(plan.client_host, plan.client_port));
 #ifdef DKV_RUNTIME_HAVE_ADMIN
   // /health and /metrics on the admin port, as the standalone server has
   // (`distkv cluster status` asks /health); /metrics: NodeRuntime::MetricsText.
@@ -146,17 +150,19 @@ Status RunClusterNode(const std::string& config_path, uint64_t node_id, bool joi
   signals.async_wait([&](const asio::error_code& ec, int sig) {
     if (ec) return;
     spdlog::info("signal {}: stopping", sig);
-    listener.Shutdown();
+    runtime->Post([l = listener.get()] { l->Shutdown(); });
 #ifdef DKV_RUNTIME_HAVE_ADMIN
     admin.Stop();
 #endif
     io.stop();
   });
   io.run();
-  // Replies still on their way from the raft loop are dropped with the loop;
-  // its queued handlers hold connections whose sockets belong to `io`, so the
-  // runtime goes before `io` does.
+  // The loop runs the listener's Shutdown (posted above) before it stops.
+  // Handlers still queued there (replies on their way, closing connections)
+  // are dropped with the runtime's io_context; the listener's own sockets go
+  // first, while that io_context still exists.
   runtime->Stop();
+  listener.reset();
   runtime.reset();
   return Status::OK();
 }

@@ -25,7 +25,9 @@ struct NodeRuntime::Impl {
     bool to_leader = true;
   };
 
-  asio::io_context io;
+  // Concurrency hint 1: one thread runs it, so a post from the loop itself
+  // (a completion, a delivered batch) skips the lock and the wakeup.
+  asio::io_context io{1};
   asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
   asio::steady_timer tick_timer{io};
   std::chrono::steady_clock::time_point next_tick;
@@ -332,6 +334,9 @@ Result<std::unique_ptr<NodeRuntime>> NodeRuntime::Open(NodeRuntimeOptions option
   for (const cluster::PeerEndpoint& p : plan.peers) {
     topts.peers.push_back(transport::PeerAddress{p.id, p.host, p.port});
   }
+  // The peer sockets run on the raft loop itself: no network thread, so no
+  // post + wakeup per message each way (docs/runtime.md, "Threads").
+  topts.run_on_core_io = true;
   topts.on_frame = [impl](NodeId from, rpc::Frame frame) { impl->OnFrame(from, std::move(frame)); };
   DKV_ASSIGN_OR_RETURN(
       impl->transport,
@@ -587,6 +592,8 @@ node::Node& NodeRuntime::node() {
   DKV_ASSERT(impl_->node != nullptr);
   return *impl_->node;
 }
+
+asio::io_context& NodeRuntime::io() { return impl_->io; }
 
 bool NodeRuntime::OnLoop() const { return std::this_thread::get_id() == impl_->loop_id; }
 

@@ -126,6 +126,9 @@ class NodeRuntime {
   void RunAfter(std::chrono::milliseconds delay, std::function<void()> fn);
   node::Node& node();
   bool OnLoop() const;
+  // The raft loop's io_context: the client listener runs its sockets on it
+  // too (one thread per node; docs/runtime.md, "Threads").
+  asio::io_context& io();
   // Thread-safe (counters only; the transport's are locked): Prometheus text
   // of this node's counters -- writes, proposal batches, reads, ProcessReady
   // rounds, raft log fsyncs, forwards sent and served, frames per peer --

@@ -14,10 +14,11 @@ AsioTransport::Impl::Impl(AsioTransportOptions options, asio::io_context* core_i
       core_io_(core_io),
       log_(options_.logger ? options_.logger : spdlog::default_logger()),
       delivery_(std::make_shared<Delivery>()),
-      work_(asio::make_work_guard(io_)),
+      io_(options_.run_on_core_io && core_io != nullptr ? *core_io : own_io_),
       acceptor_(io_),
       accept_timer_(io_),
       rng_(options_.jitter_seed != 0 ? options_.jitter_seed : 0x7472616e73ull ^ options_.self) {
+  if (&io_ == &own_io_) work_.emplace(asio::make_work_guard(own_io_));
   delivery_->handler = std::move(on_batch);
   delivery_->frame_handler = options_.on_frame;
   for (const PeerAddress& a : options_.peers) {
@@ -32,6 +33,11 @@ AsioTransport::Impl::~Impl() {
     asio::post(io_, [this] { Shutdown(); });
     work_.reset();
     thread_.join();  // run() returns once every aborted operation has completed
+  } else if (&io_ != &own_io_) {
+    // On the core's io_context, which no longer runs (see the header): close
+    // everything here; the aborted operations' handlers stay queued there and
+    // are destroyed with it, never invoked.
+    Shutdown();
   }
 }
 
@@ -89,7 +95,7 @@ void AsioTransport::Impl::Run() {
     Accept();
     for (auto& [id, p] : peers_) Dial(p.get());
   });
-  thread_ = std::thread([this] { io_.run(); });
+  if (&io_ == &own_io_) thread_ = std::thread([this] { io_.run(); });
 }
 
 rpc::Frame AsioTransport::Impl::MakeHello() const {

@@ -11,11 +11,18 @@
 // bound. Received batches are posted to the core's io_context. The same
 // connections carry the forward frames of request routing (SendFrame, on_frame).
 //
-// Threads: the transport owns one network thread that runs all of its sockets and
-// timers. Send, Reachable, Stats and listen_port are thread-safe. The batch handler
-// runs on whatever thread runs `core_io`. Destroy the transport from the core's
-// thread (or after `core_io` has stopped): it closes every connection and joins
-// its thread; batches received but not yet handled are then dropped.
+// Threads: by default the transport owns one network thread that runs all of its
+// sockets and timers. With `run_on_core_io` it has no thread: its sockets and
+// timers run on `core_io` itself, so a node whose core loop is busy on 2 vCPUs
+// does not pay two thread hand-offs (post + wakeup) per message each way, and a
+// frame sent from the core thread is written at once (before, say, the core's
+// fsync). Send, Reachable, Stats and listen_port are thread-safe. The batch
+// handler runs on whatever thread runs `core_io`. Destroy the transport from the
+// core's thread (or after `core_io` has stopped): it closes every connection and
+// joins its thread; batches received but not yet handled are then dropped. With
+// `run_on_core_io`, destroy it only once `core_io` no longer runs (stopped, or
+// never run) and is never run again: its handlers still queued there are dropped
+// with `core_io`, never invoked.
 #pragma once
 
 #include <chrono>
@@ -77,6 +84,9 @@ struct AsioTransportOptions {
   // Receives forward frames (see SendFrame). Empty: a peer sending one is
   // disconnected as for any unexpected frame.
   FrameHandler on_frame;
+
+  // No network thread: the sockets and timers run on `core_io` (see "Threads").
+  bool run_on_core_io = false;
 
   // Where connection events and refusals are logged; null: spdlog's default logger.
   std::shared_ptr<spdlog::logger> logger;

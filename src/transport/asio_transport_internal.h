@@ -3,8 +3,9 @@
 // shutdown and stats; asio_transport_send.cc the outgoing side (queues, dialing,
 // writing); asio_transport_receive.cc the incoming side (accepting, handshake,
 // delivery). Not part of the API: include only from those files. Thread-safety
-// is as in asio_transport.h: everything runs on the network thread except the
-// fields guarded by Impl::mu_.
+// is as in asio_transport.h: everything runs on the network thread (io_'s,
+// which is the core's thread with run_on_core_io) except the fields guarded by
+// Impl::mu_.
 #pragma once
 
 #include <spdlog/spdlog.h>
@@ -14,6 +15,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -147,9 +149,11 @@ class AsioTransport::Impl {
   std::shared_ptr<spdlog::logger> log_;
   const std::shared_ptr<Delivery> delivery_;
 
-  // Declared before every asio object so it is destroyed after them.
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  // Declared before every asio object so it is destroyed after them. io_ is
+  // own_io_ (run by thread_), or *core_io_ with options_.run_on_core_io.
+  asio::io_context own_io_{1};
+  asio::io_context& io_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   tcp::acceptor acceptor_;
   asio::steady_timer accept_timer_;  // retry after a failed accept
   // Built in the constructor, never changed: read from any thread without a lock.

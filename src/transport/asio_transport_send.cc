@@ -77,9 +77,17 @@ Status AsioTransport::Impl::Enqueue(NodeId to, const rpc::Frame& frame) {
     }
   }
   if (post) {
-    asio::post(io_, [this, p] {
+    if (io_.get_executor().running_in_this_thread()) {
+      // On the network thread already (run_on_core_io: the core sending): write
+      // now, so the frame leaves before whatever the caller does next (a Raft
+      // round's fsync). The write completes later; frames queued meanwhile go
+      // out together in the next gathered write.
       if (!stopping_) StartWrite(p);
-    });
+    } else {
+      asio::post(io_, [this, p] {
+        if (!stopping_) StartWrite(p);
+      });
+    }
   }
   return Status::OK();
 }

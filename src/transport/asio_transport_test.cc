@@ -671,5 +671,133 @@ TEST_F(AsioTransportTest, WrongClusterIdIsRefusedBothWays) {
   EXPECT_GE(a->inbound_rejected(), 1u);
 }
 
+// run_on_core_io: each node's transport runs on its own core loop (one
+// io_context, one thread, as NodeRuntime's raft loop), with no network thread.
+// A node is stopped as NodeRuntime stops: the loop stops, then the transport
+// is destroyed.
+class CoreIoTransportTest : public ::testing::Test {
+ protected:
+  struct CoreNode {
+    asio::io_context io{1};
+    asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
+    std::thread thread;
+    std::unique_ptr<AsioTransport> transport;
+    Inbox inbox;
+    std::atomic<uint64_t> sent_on_loop{0};
+  };
+
+  ~CoreIoTransportTest() override {
+    for (auto& [id, n] : nodes_) Stop(n.get());
+  }
+
+  AsioTransportOptions Options(NodeId id, const std::vector<NodeId>& ids) {
+    AsioTransportOptions o;
+    o.self = id;
+    o.cluster_id = "core-io";
+    for (NodeId n : ids) {
+      if (ports_.count(n) == 0) ports_[n] = FreePort();
+      o.peers.push_back({n, "127.0.0.1", ports_[n]});
+    }
+    o.listen_port = ports_.at(id);
+    o.backoff_min = 5ms;
+    o.backoff_max = 100ms;
+    o.run_on_core_io = true;
+    return o;
+  }
+
+  // Starts node `id`; `run` false leaves its loop not running (never run).
+  CoreNode* StartNode(NodeId id, const std::vector<NodeId>& ids, bool run = true) {
+    auto n = std::make_unique<CoreNode>();
+    CoreNode* raw = n.get();
+    Result<std::unique_ptr<AsioTransport>> t =
+        AsioTransport::Start(Options(id, ids), &raw->io, [raw](MessageBatch b) {
+          MutexLock lock(&raw->inbox.mu);
+          raw->inbox.batches.push_back(std::move(b));
+        });
+    EXPECT_TRUE(t.ok()) << t.status().ToString();
+    if (!t.ok()) return nullptr;
+    raw->transport = std::move(*t);
+    if (run) raw->thread = std::thread([raw] { raw->io.run(); });
+    nodes_[id] = std::move(n);
+    return raw;
+  }
+
+  static void Stop(CoreNode* n) {
+    if (n->thread.joinable()) {
+      asio::post(n->io, [n] { n->io.stop(); });
+      n->thread.join();
+    }
+    n->transport.reset();  // the loop no longer runs
+  }
+
+  // Sends from the node's own loop, as the raft loop does.
+  static void SendOnLoop(CoreNode* n, MessageBatch b) {
+    asio::post(n->io, [n, b = std::move(b)]() mutable {
+      n->transport->Send(std::move(b));
+      n->sent_on_loop++;
+    });
+  }
+
+  static bool Connected(CoreNode* n, NodeId peer) {
+    for (const PeerStats& s : n->transport->Stats()) {
+      if (s.peer == peer) return s.connected;
+    }
+    return false;
+  }
+
+  std::map<NodeId, uint16_t> ports_;
+  std::map<NodeId, std::unique_ptr<CoreNode>> nodes_;
+};
+
+TEST_F(CoreIoTransportTest, BatchesFlowInOrderFromTheLoopAndFromOtherThreads) {
+  CoreNode* a = StartNode(1, {1, 2});
+  CoreNode* b = StartNode(2, {1, 2});
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(WaitFor([&] { return Connected(a, 2) && Connected(b, 1); }));
+  // Node 1 sends from its loop (written at once, no network thread); node 2
+  // from this thread (posted to its loop). Both keep their order.
+  constexpr uint64_t kBatches = 300;
+  for (uint64_t i = 0; i < kBatches; i++) {
+    SendOnLoop(a, Batch(1, 2, i));
+    b->transport->Send(Batch(2, 1, i));
+  }
+  ASSERT_TRUE(WaitFor([&] { return a->inbox.size() == kBatches && b->inbox.size() == kBatches; }))
+      << a->inbox.size() << " " << b->inbox.size();
+  for (CoreNode* n : {a, b}) {
+    std::vector<MessageBatch> got = n->inbox.Take();
+    for (uint64_t i = 0; i < kBatches; i++) {
+      ASSERT_EQ(got[i].messages.size(), 1u);
+      EXPECT_EQ(got[i].messages[0].msg.index, i);
+      EXPECT_EQ(got[i].messages[0].msg.entries.at(0).data.ToString(), "value-" + std::to_string(i));
+    }
+  }
+  EXPECT_EQ(a->sent_on_loop.load(), kBatches);
+}
+
+TEST_F(CoreIoTransportTest, StoppedAndRestartedNodeIsReconnected) {
+  CoreNode* a = StartNode(1, {1, 2});
+  ASSERT_NE(StartNode(2, {1, 2}), nullptr);
+  ASSERT_TRUE(WaitFor([&] { return Connected(a, 2); }));
+  Stop(nodes_.at(2).get());  // the loop stops first, then the transport goes
+  nodes_.erase(2);
+  ASSERT_TRUE(WaitFor([&] { return !a->transport->Reachable(2); }));
+  CoreNode* b = StartNode(2, {1, 2});
+  ASSERT_NE(b, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return Connected(a, 2) && Connected(b, 1); }));
+  SendOnLoop(a, Batch(1, 2, 5));
+  ASSERT_TRUE(WaitFor([&] { return b->inbox.size() == 1; }));
+  EXPECT_EQ(b->inbox.Take().at(0).messages.at(0).msg.index, 5u);
+}
+
+TEST_F(CoreIoTransportTest, TransportOfALoopThatNeverRanIsDestroyedCleanly) {
+  // As NodeRuntime::Open failing after the transport started: the loop never
+  // runs; the transport's queued handlers are dropped with the io_context.
+  CoreNode* a = StartNode(1, {1, 2}, /*run=*/false);
+  ASSERT_NE(a, nullptr);
+  a->transport->Send(Batch(1, 2, 0));  // queued (connecting), never written
+  Stop(a);
+  nodes_.erase(1);  // the io_context goes last, with the handlers it holds
+}
+
 }  // namespace
 }  // namespace dkv::transport
