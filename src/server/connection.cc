@@ -124,7 +124,21 @@ void Connection::AfterProcess(bool more) {
     asio::post(sock().get_executor(), [self] { self->AfterProcess(self->Process()); });
     return;
   }
+  if (waiting_for_commit()) {
+    // A client that waits for these replies sends nothing before it has
+    // them, so a read now finds nothing: a wasted recvfrom per command at
+    // -P 1. Read once the commit releases them (OnCommitted -> ResumeRead);
+    // by then the client's next command is usually there already.
+    read_deferred_ = true;
+    return;
+  }
   Read();
+}
+
+void Connection::ResumeRead() {
+  if (!read_deferred_) return;
+  read_deferred_ = false;
+  if (!closed_ && !paused_) Read();
 }
 
 bool Connection::Process() {
@@ -187,6 +201,7 @@ void Connection::OnCommitted() {
   held_.clear();
   held_ticket_ = 0;
   FlushOutput();
+  if (read_deferred_ && !closed_) server_->ResumeReadAfterCommit(shared_from_this());
 }
 
 void Connection::FlushOutput() {

@@ -41,6 +41,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Drain();
   // Releases held replies the server's commits now cover.
   void OnCommitted();
+  // Starts the read deferred while replies were held (see AfterProcess).
+  void ResumeRead();
 
   ClientState* state() { return &state_; }
   bool waiting_for_commit() const { return !held_.empty(); }
@@ -73,8 +75,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool reading_ = false;
   bool paused_ = false;  // output over kOutputPauseBytes: not reading
   bool closed_ = false;
-  bool input_closed_ = false;  // protocol error or QUIT: read no more
-  bool draining_ = false;      // server shutdown: close once output is written
+  bool input_closed_ = false;   // protocol error or QUIT: read no more
+  bool draining_ = false;       // server shutdown: close once output is written
+  bool read_deferred_ = false;  // replies held for a commit: read after it
 };
 
 }  // namespace dkv::server

@@ -79,6 +79,10 @@ class Server final : public ServerApi {
   uint64_t committed_ticket() const { return committed_ticket_; }
   // The connection holds replies until committed_ticket() >= its held ticket.
   void WaitForCommit(const std::shared_ptr<Connection>& conn);
+  // A connection whose replies a commit released reads again: now, or, while
+  // the loop commits inline, once that commit is applied (after the memtable
+  // insert), when its client has likely sent its next command.
+  void ResumeReadAfterCommit(const std::shared_ptr<Connection>& conn);
   void RemoveConnection(int64_t id);
   asio::io_context& io() { return io_; }
 
@@ -113,6 +117,8 @@ class Server final : public ServerApi {
   std::atomic<int> bound_port_{0};
   std::map<int64_t, std::shared_ptr<Connection>> connections_;
   std::vector<std::shared_ptr<Connection>> commit_waiters_;
+  bool committing_inline_ = false;
+  std::vector<std::shared_ptr<Connection>> resume_reads_;  // after the inline commit
   int64_t next_client_id_ = 1;
   int64_t start_ms_ = 0;
   int64_t last_everysec_ms_ = 0;

@@ -218,7 +218,8 @@ uint64_t StagingEngine::Submit(bool sync) {
   return next_ticket_ - 1;
 }
 
-bool StagingEngine::TryCommitInline(bool sync, uint64_t* ticket, Status* status) {
+bool StagingEngine::TryCommitInline(bool sync, uint64_t* ticket, Status* status,
+                                    const std::function<void(uint64_t ticket)>& on_logged) {
   if (!HasStaged()) return false;
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -233,7 +234,9 @@ bool StagingEngine::TryCommitInline(bool sync, uint64_t* ticket, Status* status)
   b->sync = sync;
   unretired_.push_back(b);
   bool synced = false;
-  Status s = Commit({b}, &synced, nullptr);
+  const uint64_t t = b->ticket;
+  const std::function<void(bool)> logged = [&on_logged, t](bool) { on_logged(t); };
+  Status s = Commit({b}, &synced, on_logged ? &logged : nullptr);
   {
     std::lock_guard<std::mutex> l(mu_);
     if (!s.ok() && failure_.ok()) failure_ = s;

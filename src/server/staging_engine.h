@@ -78,7 +78,12 @@ class StagingEngine final : public KvEngine {
   // status, without calling the callback. Otherwise does nothing and returns
   // false (then Submit hands them to the commit thread). Tickets stay in
   // order: an inline commit never overtakes a queued one.
-  bool TryCommitInline(bool sync, uint64_t* ticket, Status* status);
+  // `on_logged` (may be empty) is called with the ticket, on the calling
+  // thread, as soon as the commit is durable (in the WAL, and synced if
+  // `sync`), before the engine's memtable insert: the overlay keeps serving
+  // those writes until applied_ticket() covers them, as for the callback.
+  bool TryCommitInline(bool sync, uint64_t* ticket, Status* status,
+                       const std::function<void(uint64_t ticket)>& on_logged = {});
   // True if writes are staged and not yet submitted.
   bool HasStaged() const { return staging_ != nullptr && staging_->batch.Count() > 0; }
   // The ticket the next Submit that queues a batch will return.

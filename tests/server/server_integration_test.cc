@@ -4,6 +4,7 @@
 #include <hiredis/hiredis.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -108,6 +109,29 @@ TEST(ServerIntegrationTest, PipelinedRepliesComeBackInOrder) {
     want += "+OK\r\n$" + std::to_string(v.size()) + "\r\n" + v + "\r\n";
   }
   ASSERT_TRUE(conn.Send(req));
+  EXPECT_EQ(conn.ReadN(want.size()), want);
+}
+
+// Writes sent in several bursts without reading in between: while the
+// first burst's replies wait for their commit the server reads nothing more
+// from this client (it reads again once the commit releases them), and the
+// later bursts are still all served, in order.
+TEST(ServerIntegrationTest, WritesSentInBurstsWithoutReadingAreAllServed) {
+  ServerProcess server;
+  RawConn conn(server.port());
+  std::string want;
+  for (int burst = 0; burst < 5; burst++) {
+    std::string req;
+    for (int i = 0; i < 200; i++) {
+      const std::string v = std::to_string(burst * 1000 + i);
+      req += "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$" + std::to_string(v.size()) + "\r\n" + v + "\r\n";
+      want += "+OK\r\n";
+    }
+    ASSERT_TRUE(conn.Send(req));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(conn.Send("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"));
+  want += "$4\r\n4199\r\n";
   EXPECT_EQ(conn.ReadN(want.size()), want);
 }
 
