@@ -15,7 +15,7 @@
 # Usage: bench/run_redis_bench.sh [--rounds R] [--requests N] [--requests-pipelined M]
 #                                 [--server PATH] [--no-build] [--json PATH]
 #   --rounds R               rounds (default 3); the median is reported
-#   --requests N             requests per test at -P 1 (default 25000)
+#   --requests N             requests per test at -P 1 (default 100000)
 #   --requests-pipelined M   requests per test at -P 16 (default 200000)
 #   --server PATH            distkv-server binary (default build/release/src/server/distkv-server)
 #   --no-build               do not build first
@@ -27,7 +27,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 jobs="${JOBS:-2}"
 rounds=3
-requests=25000
+requests=100000
 requests_pipelined=200000
 server="$root/build/release/src/server/distkv-server"
 build=1

@@ -11,7 +11,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config g++ git
   libasio-dev libprotobuf-dev protobuf-compiler libspdlog-dev libfmt-dev libcli11-dev
   libtomlplusplus-dev libxxhash-dev libzstd-dev liblz4-dev libssl-dev
-  libjemalloc-dev  # distkv-server's allocator (as Redis's), see docs/operations.md
+  libjemalloc-dev  # distkv-server's allocator, as Redis's (docs/server.md)
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
   clang libclang-rt-14-dev
   librocksdb-dev libleveldb-dev
