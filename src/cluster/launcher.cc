@@ -137,10 +137,26 @@ bool IsServerProcess(pid_t pid) {
   return argv0.find("distkv-server") != std::string::npos;
 }
 
+bool IsNodeProcess(pid_t pid, const ClusterConfig& config, NodeId id) {
+  if (pid <= 0 || ProcessGone(pid)) return false;
+  const std::string cmdline = ReadSmallFile("/proc/" + std::to_string(pid) + "/cmdline");
+  std::vector<std::string> args;
+  for (size_t pos = 0; pos < cmdline.size();) {
+    const size_t end = std::min(cmdline.find('\0', pos), cmdline.size());
+    args.push_back(cmdline.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  const std::string data_dir = config.NodeDir(id) + "/data";
+  for (size_t i = 0; i + 1 < args.size(); i++) {
+    if (args[i] == "--dir" && args[i + 1] == data_dir) return true;
+  }
+  return !args.empty() && args[0].find("distkv-server") != std::string::npos;
+}
+
 Result<pid_t> StartNode(const ClusterConfig& config, const NodeConfig& node,
                         const LaunchOptions& options) {
   const std::string where = "node " + std::to_string(node.id);
-  if (auto old = ReadPidFile(config, node.id); old && IsServerProcess(*old)) {
+  if (auto old = ReadPidFile(config, node.id); old && IsNodeProcess(*old, config, node.id)) {
     return Status::Busy(where, "already running as pid " + std::to_string(*old));
   }
   std::error_code ec;
@@ -241,7 +257,7 @@ Status StopNode(const ClusterConfig& config, NodeId id, int term_timeout_ms, boo
   *killed = false;
   const std::string where = "node " + std::to_string(id);
   std::optional<pid_t> pid = ReadPidFile(config, id);
-  if (pid && IsServerProcess(*pid)) {
+  if (pid && IsNodeProcess(*pid, config, id)) {
     if (::kill(*pid, SIGTERM) != 0 && errno != ESRCH) return Status::FromErrno(where, errno);
     if (!WaitGone(*pid, term_timeout_ms)) {
       *killed = true;
@@ -262,7 +278,7 @@ NodeStatus QueryNode(const ClusterConfig& config, const NodeConfig& node, int ti
   st.id = node.id;
   st.client_addr = node.client_addr;
   st.pid = ReadPidFile(config, node.id);
-  st.process_alive = st.pid && IsServerProcess(*st.pid);
+  st.process_alive = st.pid && IsNodeProcess(*st.pid, config, node.id);
   std::string host;
   int port = 0;
   if (!SplitHostPort(node.client_addr, &host, &port).ok()) return st;

@@ -54,6 +54,10 @@ std::optional<pid_t> ReadPidFile(const ClusterConfig& config, NodeId id);
 // True if pid names a live (not zombie) process whose command line is a
 // distkv-server — so a stale pid file never makes us signal a stranger.
 bool IsServerProcess(pid_t pid);
+// True if pid names a live (not zombie) process that is this node's server:
+// started with this node's data dir (`--dir <node dir>/data`), whatever the
+// binary is called (--server-bin may name a copy), or else a distkv-server.
+bool IsNodeProcess(pid_t pid, const ClusterConfig& config, NodeId id);
 
 // Starts the node detached and records its pid. Busy if its pid file names
 // a live server already; NotFound if server_bin is not executable. Does not

@@ -63,7 +63,7 @@ class ClusterProcessTest : public ::testing::Test {
     if (config.ok()) {
       for (const auto& n : config->nodes) {
         auto pid = ReadPidFile(*config, n.id);
-        if (pid && IsServerProcess(*pid)) ::kill(*pid, SIGKILL);
+        if (pid && IsNodeProcess(*pid, *config, n.id)) ::kill(*pid, SIGKILL);
       }
     }
     std::error_code ec;
@@ -159,6 +159,29 @@ TEST_F(ClusterProcessTest, UpStatusDownLeavesNoProcess) {
   RunResult down_again = Distkv("cluster down --dir " + dir_);
   EXPECT_EQ(down_again.exit_code, 0) << down_again.output;
   EXPECT_TRUE(Contains(down_again.output, "not running")) << down_again.output;
+}
+
+// `--server-bin` may name a copy of the server under another name (an A/B of
+// two builds): `cluster down` must still stop it, not drop its pid file and
+// leave it running.
+TEST_F(ClusterProcessTest, DownStopsAServerBinaryOfAnotherName) {
+  const std::string other = dir_ + "/other-build";
+  fs::create_symlink(DISTKV_SERVER_PATH, other);
+  RunResult up = Distkv("cluster up --nodes 1 --shards 2 --dir " + dir_ + " --server-bin " + other +
+                        " --loglevel warn");
+  ASSERT_EQ(up.exit_code, 0) << up.output;
+  auto config = LoadClusterConfig(dir_ + "/cluster.toml");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  auto pid = ReadPidFile(*config, config->nodes[0].id);
+  ASSERT_TRUE(pid.has_value());
+  EXPECT_FALSE(IsServerProcess(*pid));  // argv[0] is not called distkv-server
+  EXPECT_TRUE(IsNodeProcess(*pid, *config, config->nodes[0].id));
+  RunResult status = Distkv("cluster status --dir " + dir_);
+  EXPECT_TRUE(Contains(status.output, "1/1 nodes up")) << status.output;
+  RunResult down = Distkv("cluster down --dir " + dir_);
+  EXPECT_EQ(down.exit_code, 0) << down.output;
+  EXPECT_FALSE(IsNodeProcess(*pid, *config, config->nodes[0].id))
+      << "the server outlived cluster down";
 }
 
 TEST_F(ClusterProcessTest, ShardCommandsChangeMembershipAndLeadershipAndStatusShowsThem) {
