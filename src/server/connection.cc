@@ -181,6 +181,10 @@ bool Connection::Process() {
   // One submission per round: the round's writes share one commit.
   uint64_t ticket = wrote ? server_->SubmitWrites() : 0;
   if (batch->size() == batch_start) return more;
+  // A round without writes of its own may still have read other clients'
+  // writes that are not durable yet: as in Redis (whose replies leave after
+  // the fsync), its replies wait for them under appendfsync always.
+  if (!wrote) ticket = server_->UncommittedTicket();
   if (behind_held) {
     // Order: anything after a held reply waits with it.
     held_ticket_ = std::max(held_ticket_, ticket);

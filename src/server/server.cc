@@ -224,6 +224,13 @@ uint64_t Server::SubmitWrites() {
   return staging_.next_ticket();
 }
 
+uint64_t Server::UncommittedTicket() {
+  if (config_.appendfsync != AppendFsync::kAlways) return 0;
+  if (staging_.HasStaged()) return SubmitWrites();
+  const uint64_t last = staging_.next_ticket() - 1;  // the last one submitted
+  return last > committed_ticket_ ? last : 0;
+}
+
 void Server::CommitStaged() {
   commit_posted_ = false;
   // Someone waits for next_ticket(): a batch must be queued even when a scan

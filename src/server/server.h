@@ -77,6 +77,13 @@ class Server final : public ServerApi {
   uint64_t SubmitWrites();
   // Every ticket up to this one is committed.
   uint64_t committed_ticket() const { return committed_ticket_; }
+  // Under appendfsync always: the ticket a reply that may show the keyspace
+  // must wait for, so that no client sees a write before it is durable (a
+  // read could otherwise return a value that a crash then loses, one that
+  // was never acknowledged); 0 if every write is committed, and always 0
+  // under everysec and no, whose writes are acknowledged before their sync.
+  // Commits anything staged that is not submitted yet.
+  uint64_t UncommittedTicket();
   // The connection holds replies until committed_ticket() >= its held ticket.
   void WaitForCommit(const std::shared_ptr<Connection>& conn);
   // A connection whose replies a commit released reads again: now, or, while
