@@ -70,6 +70,10 @@ Status LoadTomlConfig(const std::string& path, ServerConfig* c) {
   if (auto v = Find(t, "client-output-buffer-limit").value<int64_t>()) {
     c->client_output_buffer_limit = *v;
   }
+  if (auto v = Find(t, "value-cache-size").value<int64_t>()) {
+    if (*v < 0) return Status::InvalidArgument("config " + path, "value-cache-size must be >= 0");
+    c->value_cache_size = *v;
+  }
   if (auto v = Find(t, "loglevel").value<std::string>()) c->loglevel = *v;
   if (auto v = Find(t, "admin-port").value<int64_t>()) c->admin_port = static_cast<int>(*v);
   if (auto v = Find(t, "tls-port").value<int64_t>()) c->tls_port = static_cast<int>(*v);

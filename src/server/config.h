@@ -36,6 +36,9 @@ struct ServerConfig {
   int64_t proto_max_bulk_len = kDefaultProtoMaxBulkLen;
   int64_t client_query_buffer_limit = kDefaultClientQueryBufferLimit;
   int64_t client_output_buffer_limit = kDefaultClientOutputBufferLimit;
+  // Budget of the cache of decoded values in front of the engine's point
+  // reads (written through by every write); 0 = off.
+  int64_t value_cache_size = static_cast<int64_t>(kValueCacheBytes);
   std::string loglevel = "info";  // spdlog level names
   int admin_port = 0;             // HTTP /metrics and /health; 0 = off
   int tls_port = 0;               // RESP over TLS; 0 = off

@@ -181,7 +181,13 @@ Result<std::optional<Keyspace::ValueView>> Keyspace::LookupView(std::string_view
   // The cache first (it holds only stored keys); inside a batch the held
   // writes (overlay) come first, so skip it there.
   if (batch_depth_ == 0) {
-    if (std::optional<ValueCache::View> c = cache_.Find(h, key)) {
+    std::optional<ValueCache::View> c = cache_.Find(h, key);
+    if (c) {
+      cache_hits_++;
+    } else {
+      cache_misses_++;
+    }
+    if (c) {
       if (c->expire_at_ms != 0 && c->expire_at_ms <= NowMs()) {
         DKV_RETURN_IF_ERROR(DeleteExpired(std::string(key)));
         misses_++;

@@ -101,6 +101,13 @@ class Keyspace {
   int64_t hits() const { return hits_; }
   int64_t misses() const { return misses_; }
   size_t cached_values() const { return cache_.size(); }
+  // The value cache: its budget (CONFIG SET value-cache-size), the bytes it
+  // charges now, and how point reads outside a batch fared in it.
+  void SetValueCacheBytes(size_t bytes) { cache_.SetCapacity(bytes); }
+  size_t value_cache_capacity() const { return cache_.capacity(); }
+  size_t value_cache_bytes() const { return cache_.bytes(); }
+  int64_t value_cache_hits() const { return cache_hits_; }
+  int64_t value_cache_misses() const { return cache_misses_; }
   KvEngine* engine() { return engine_; }
 
   // SCAN cursors: Redis's cursors are integers, ours are resume keys, so a
@@ -138,6 +145,8 @@ class Keyspace {
   int64_t expired_keys_ = 0;
   int64_t hits_ = 0;
   int64_t misses_ = 0;
+  int64_t cache_hits_ = 0;
+  int64_t cache_misses_ = 0;
   std::function<void(std::string_view)> on_change_;
   std::map<uint64_t, std::string> scan_cursors_;
   int batch_depth_ = 0;

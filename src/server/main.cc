@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <limits>
 
 #include "server/config.h"
 #include "server/db_engine.h"
@@ -23,7 +24,7 @@ int main(int argc, char** argv) {
   std::string bind, dir, appendfsync, requirepass, loglevel, protected_mode;
   int port = -1, maxclients = -1, timeout = -1, admin_port = -1, tls_port = -1;
   std::string tls_cert, tls_key;
-  int64_t proto_max_bulk_len = -1, query_limit = -1;
+  int64_t proto_max_bulk_len = -1, query_limit = -1, value_cache_size = -1;
   app.add_option("--bind", bind, "address to listen on (default 127.0.0.1)");
   app.add_option("--port", port, "client port (default 7379; 0 picks a free one)");
   app.add_option("--dir", dir, "data directory");
@@ -34,6 +35,9 @@ int main(int argc, char** argv) {
   app.add_option("--timeout", timeout, "close clients idle this many seconds (0 = never)");
   app.add_option("--proto-max-bulk-len", proto_max_bulk_len, "largest bulk argument in bytes");
   app.add_option("--client-query-buffer-limit", query_limit, "max unparsed bytes per client");
+  app.add_option("--value-cache-size", value_cache_size,
+                 "bytes of decoded values cached for reads (default 64 MiB; 0 = off)")
+      ->check(CLI::Range(int64_t{0}, std::numeric_limits<int64_t>::max()));
   app.add_option("--loglevel", loglevel, "trace|debug|info|warn|error|critical");
   app.add_option("--admin-port", admin_port, "HTTP port for /metrics and /health (0 = off)");
   app.add_option("--tls-port", tls_port, "RESP over TLS port (0 = off)");
@@ -84,6 +88,7 @@ int main(int argc, char** argv) {
   if (timeout >= 0) config.timeout_s = timeout;
   if (proto_max_bulk_len > 0) config.proto_max_bulk_len = proto_max_bulk_len;
   if (query_limit > 0) config.client_query_buffer_limit = query_limit;
+  if (value_cache_size >= 0) config.value_cache_size = value_cache_size;
   if (!loglevel.empty()) config.loglevel = loglevel;
   if (admin_port >= 0) config.admin_port = admin_port;
   if (tls_port >= 0) config.tls_port = tls_port;

@@ -49,7 +49,8 @@ Server::Server(ServerConfig config, KvEngine* engine)
                  if (synced) syncs_++;
                  asio::post(io_, [this, ticket, synced, s] { OnCommitted(ticket, synced, s); });
                }),
-      keyspace_(&staging_, SystemClock::Default()),
+      keyspace_(&staging_, SystemClock::Default(),
+                static_cast<size_t>(std::max<int64_t>(config_.value_cache_size, 0))),
       dispatcher_(&keyspace_, this),
       acceptor_(io_),
       tls_acceptor_(io_),
@@ -394,6 +395,7 @@ const ConfigParam kConfigParams[] = {
     {"timeout", true},
     {"proto-max-bulk-len", true},
     {"client-query-buffer-limit", true},
+    {"value-cache-size", true},
     {"loglevel", true},
     {"databases", false},
 };
@@ -428,6 +430,7 @@ std::vector<std::pair<std::string, std::string>> Server::ConfigGet(std::string_v
     if (name == "timeout") v = std::to_string(config_.timeout_s);
     if (name == "proto-max-bulk-len") v = std::to_string(config_.proto_max_bulk_len);
     if (name == "client-query-buffer-limit") v = std::to_string(config_.client_query_buffer_limit);
+    if (name == "value-cache-size") v = std::to_string(config_.value_cache_size);
     if (name == "loglevel") v = config_.loglevel;
     if (name == "databases") v = "1";
     out.emplace_back(name, v);
@@ -471,6 +474,10 @@ Status Server::ConfigSet(std::string_view name, std::string_view value) {
     if (!numeric || n < 1024 * 1024)
       return Status::InvalidArgument("argument must be a memory value of at least 1mb");
     config_.client_query_buffer_limit = n;
+  } else if (name == "value-cache-size") {
+    if (!numeric || n < 0) return Status::InvalidArgument("argument must be a memory value");
+    config_.value_cache_size = n;
+    keyspace_.SetValueCacheBytes(static_cast<size_t>(n));
   } else if (name == "loglevel") {
     auto level = spdlog::level::from_str(std::string(value));
     if (level == spdlog::level::off && value != "off")
@@ -500,7 +507,10 @@ std::string Server::Info(std::string_view section) {
           "\r\nconfig_file:" + config_.config_file + "\r\n");
   add("clients", "connected_clients:" + std::to_string(connections_.size()) +
                      "\r\nmaxclients:" + std::to_string(config_.maxclients) + "\r\n");
-  add("memory", "used_memory:" + std::to_string(engine_->MemoryUsage()) + "\r\n");
+  add("memory", "used_memory:" + std::to_string(engine_->MemoryUsage()) +
+                    "\r\nvalue_cache_size:" + std::to_string(keyspace_.value_cache_capacity()) +
+                    "\r\nvalue_cache_used:" + std::to_string(keyspace_.value_cache_bytes()) +
+                    "\r\nvalue_cache_keys:" + std::to_string(keyspace_.cached_values()) + "\r\n");
   add("persistence", "loading:0\r\naof_enabled:1\r\nappendfsync:" +
                          std::string(AppendFsyncName(config_.appendfsync)) +
                          "\r\nwrites_applied:" + std::to_string(writes_applied_) +
@@ -512,7 +522,9 @@ std::string Server::Info(std::string_view section) {
           "\r\nrejected_connections:" + std::to_string(rejected_connections_) +
           "\r\nexpired_keys:" + std::to_string(keyspace_.expired_keys()) +
           "\r\nkeyspace_hits:" + std::to_string(keyspace_.hits()) +
-          "\r\nkeyspace_misses:" + std::to_string(keyspace_.misses()) + "\r\n");
+          "\r\nkeyspace_misses:" + std::to_string(keyspace_.misses()) +
+          "\r\nvalue_cache_hits:" + std::to_string(keyspace_.value_cache_hits()) +
+          "\r\nvalue_cache_misses:" + std::to_string(keyspace_.value_cache_misses()) + "\r\n");
   std::string ks;
   if (keyspace_.Size() > 0) {
     ks = "db0:keys=" + std::to_string(keyspace_.Size()) +
@@ -545,6 +557,13 @@ std::string Server::Metrics() {
   metric("distkv_keyspace_hits_total", "counter", "Lookups that found a key.", keyspace_.hits());
   metric("distkv_keyspace_misses_total", "counter", "Lookups that found nothing.",
          keyspace_.misses());
+  metric("distkv_value_cache_hits_total", "counter",
+         "Point reads served by the value cache (no engine read).", keyspace_.value_cache_hits());
+  metric("distkv_value_cache_misses_total", "counter",
+         "Point reads the value cache did not hold (an engine read or a known absence).",
+         keyspace_.value_cache_misses());
+  metric("distkv_value_cache_bytes", "gauge", "Bytes the value cache charges now.",
+         static_cast<int64_t>(keyspace_.value_cache_bytes()));
   metric("distkv_writes_applied_total", "counter", "Write commands run.",
          static_cast<int64_t>(writes_applied_));
   metric("distkv_writes_synced_total", "counter",

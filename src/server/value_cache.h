@@ -104,6 +104,17 @@ class ValueCache {
     bytes_ = 0;
     evict_cursor_ = 0;
   }
+  // Changes the byte budget, evicting down to it now; 0 turns the cache off
+  // and empties it.
+  void SetCapacity(size_t capacity_bytes) {
+    capacity_bytes_ = capacity_bytes;
+    if (capacity_bytes_ == 0) {
+      Clear();
+      return;
+    }
+    Evict(0);
+  }
+  size_t capacity() const { return capacity_bytes_; }
   size_t bytes() const { return bytes_; }
   size_t size() const { return size_; }
 

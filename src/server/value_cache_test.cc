@@ -106,6 +106,45 @@ TEST(ValueCacheTest, MatchesAMapModelUnderRandomOperations) {
   EXPECT_EQ(cache.bytes(), 0u);
 }
 
+TEST(ValueCacheTest, SetCapacityEvictsDownToTheNewBudgetAndZeroTurnsItOff) {
+  ValueCache cache(1 << 20);
+  for (uint64_t h = 1; h <= 100; h++)
+    cache.Insert(h, "k" + std::to_string(h), Val(std::string(100, 'x')));
+  EXPECT_EQ(cache.size(), 100u);
+  const size_t before = cache.bytes();
+  cache.SetCapacity(before / 4);
+  EXPECT_EQ(cache.capacity(), before / 4);
+  EXPECT_LE(cache.bytes(), before / 4);
+  EXPECT_GT(cache.size(), 0u);
+  EXPECT_LT(cache.size(), 100u);
+  cache.SetCapacity(0);
+  EXPECT_EQ(cache.size(), 0u);
+  EXPECT_EQ(cache.bytes(), 0u);
+  cache.Insert(1, "k1", Val("v"));  // off: nothing is cached
+  EXPECT_FALSE(cache.Find(1, "k1"));
+  cache.SetCapacity(1 << 20);
+  cache.Insert(1, "k1", Val("v"));
+  EXPECT_EQ(cache.Find(1, "k1")->payload, "v");
+}
+
+// Point reads count as hits or misses of the cache; with the cache off every
+// read is a miss and still finds the value in the engine.
+TEST(ValueCacheTest, KeyspaceCountsCacheHitsAndMisses) {
+  Harness h;
+  EXPECT_EQ(h.Run({"set", "k", "v"}), "+OK\r\n");
+  EXPECT_EQ(h.Run({"get", "k"}), "$1\r\nv\r\n");
+  EXPECT_EQ(h.keyspace.value_cache_hits(), 1);
+  EXPECT_EQ(h.keyspace.value_cache_misses(), 0);
+  EXPECT_EQ(h.Run({"get", "absent"}), "$-1\r\n");
+  EXPECT_EQ(h.keyspace.value_cache_misses(), 1);
+  h.keyspace.SetValueCacheBytes(0);
+  EXPECT_EQ(h.keyspace.value_cache_bytes(), 0u);
+  EXPECT_EQ(h.Run({"get", "k"}), "$1\r\nv\r\n");
+  EXPECT_EQ(h.keyspace.value_cache_hits(), 1);
+  EXPECT_EQ(h.keyspace.value_cache_misses(), 2);
+  EXPECT_EQ(h.keyspace.cached_values(), 0u);  // the engine read filled nothing
+}
+
 // Writes go through to the cache, so a key just written is served from it.
 TEST(ValueCacheTest, KeyspaceWritesThroughToTheCache) {
   Harness h;

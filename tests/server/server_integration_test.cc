@@ -578,5 +578,34 @@ TEST(ServerIntegrationTest, TomlConfigWithAclUsers) {
             "immutable config");
 }
 
+TEST(ServerIntegrationTest, ValueCacheSizeIsConfigurableAndReportedInInfo) {
+  ServerProcess server({"--value-cache-size", "0"});
+  Ctx c = Connect(server.port());
+  Reply r = Cmd(c.get(), {"CONFIG", "GET", "value-cache-size"});
+  ASSERT_EQ(r->type, REDIS_REPLY_ARRAY);
+  EXPECT_EQ(std::string(r->element[1]->str), "0");
+  EXPECT_EQ(Str(Cmd(c.get(), {"SET", "k", "v"})), "OK");
+  EXPECT_EQ(Str(Cmd(c.get(), {"GET", "k"})), "v");  // off: served by the engine
+  std::string info = Str(Cmd(c.get(), {"INFO", "memory"}));
+  EXPECT_NE(info.find("value_cache_size:0\r\n"), std::string::npos) << info;
+  EXPECT_NE(info.find("value_cache_used:0\r\n"), std::string::npos) << info;
+
+  EXPECT_EQ(Str(Cmd(c.get(), {"CONFIG", "SET", "value-cache-size", "1048576"})), "OK");
+  EXPECT_EQ(Str(Cmd(c.get(), {"GET", "k"})), "v");  // a miss that fills it
+  EXPECT_EQ(Str(Cmd(c.get(), {"GET", "k"})), "v");  // a hit
+  info = Str(Cmd(c.get(), {"INFO", "memory"}));
+  EXPECT_NE(info.find("value_cache_size:1048576\r\n"), std::string::npos) << info;
+  EXPECT_NE(info.find("value_cache_keys:1\r\n"), std::string::npos) << info;
+  info = Str(Cmd(c.get(), {"INFO", "stats"}));
+  EXPECT_NE(info.find("value_cache_hits:1\r\n"), std::string::npos) << info;
+
+  EXPECT_EQ(Str(Cmd(c.get(), {"CONFIG", "SET", "value-cache-size", "-1"})),
+            "ERR:ERR CONFIG SET failed (possibly related to argument 'value-cache-size') - "
+            "argument must be a memory value");
+  EXPECT_EQ(Str(Cmd(c.get(), {"CONFIG", "SET", "value-cache-size", "lots"})),
+            "ERR:ERR CONFIG SET failed (possibly related to argument 'value-cache-size') - "
+            "argument must be a memory value");
+}
+
 }  // namespace
 }  // namespace dkv::server::testing
