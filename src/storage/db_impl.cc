@@ -429,6 +429,20 @@ Status DBImpl::WriteImpl(const WriteOptions& options, const WriteBatch* batch) {
     mu_.Unlock();
     status = log_->AddRecord(group->Contents());
     int64_t sync_micros = -1;
+    bool inserted = false;
+    if (status.ok() && sync) {
+      // A synced group is inserted while the disk writes it: start the
+      // write-back of the appended bytes, insert (CPU), then fsync, which
+      // now mostly waits for the cache flush. Nothing is visible early: reads
+      // see entries only up to LastSequence, set below once all went well
+      // (on a failed sync the inserted entries stay invisible, and the DB
+      // refuses writes from then on). Measured: +4-5% durable SETs/s at -P 1
+      // and one sleep per fsync instead of two (benchmarks.md, "Insert
+      // during the WAL write").
+      status = log_->StartWriteBack();
+      if (status.ok()) status = WriteBatchInternal::InsertInto(*group, mem);
+      inserted = true;
+    }
     if (status.ok() && sync) {
       const int64_t start = env_->NowMicros();
       status = log_->Sync();
@@ -442,7 +456,7 @@ Status DBImpl::WriteImpl(const WriteOptions& options, const WriteBatch* batch) {
     if (status.ok()) {
       // Durable as asked: the group's writers may acknowledge now.
       for (const std::function<void()>* f : *logged_callbacks) (*f)();
-      status = WriteBatchInternal::InsertInto(*group, mem);
+      if (!inserted) status = WriteBatchInternal::InsertInto(*group, mem);
     }
     mu_.Lock();
     if (sync_micros >= 0) {

@@ -38,8 +38,7 @@ class RandomAccessFile {
   virtual ~RandomAccessFile() = default;
   // Reads up to n bytes at offset. A result shorter than n means the read
   // crossed end of file. REQUIRES: scratch has room for n bytes.
-  virtual Status Read(uint64_t offset, size_t n, std::string_view* result,
-                      char* scratch) const = 0;
+  virtual Status Read(uint64_t offset, size_t n, std::string_view* result, char* scratch) const = 0;
   // True if every successful Read sets *result to point into memory owned by
   // this file (never into scratch) that stays valid and unchanged until the
   // file is destroyed, as for a memory-mapped file. A reader may then keep
@@ -56,6 +55,10 @@ class WritableFile {
   virtual Status Flush() = 0;
   // Makes every byte appended so far durable (fdatasync).
   virtual Status Sync() = 0;
+  // Starts writing the bytes already pushed to the OS to the device, without
+  // waiting (Linux: sync_file_range WRITE). Only a head start for the next
+  // Sync, which still does the work and reports errors. Default: nothing.
+  virtual void StartWriteBack() {}
   virtual Status Close() = 0;
 };
 

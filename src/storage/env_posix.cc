@@ -210,6 +210,10 @@ class PosixWritableFile final : public WritableFile {
     return FlushBuffer();
   }
 
+  void StartWriteBack() override {
+    // Errors are Sync's to report (it writes whatever this did not).
+    if (fd_ >= 0 && used_ == 0) ::sync_file_range(fd_, 0, 0, SYNC_FILE_RANGE_WRITE);
+  }
   Status Sync() override {
     if (fd_ < 0) return Status::IOError(path_, "sync after close");
     DKV_RETURN_IF_ERROR(FlushBuffer());

@@ -235,6 +235,11 @@ void FaultInjectionEnv::SetWriteErrors(bool on) {
   write_errors_ = on;
 }
 
+void FaultInjectionEnv::SetSyncErrors(bool on) {
+  MutexLock l(&mu_);
+  sync_errors_ = on;
+}
+
 uint64_t FaultInjectionEnv::BytesStored() const {
   MutexLock l(&mu_);
   return bytes_stored_;
@@ -290,7 +295,7 @@ Status FaultInjectionEnv::WriteAt(uint64_t epoch, const std::string& path, FileS
 Status FaultInjectionEnv::SyncFile(uint64_t epoch, const std::string& path, FileState* f) {
   MutexLock l(&mu_);
   DKV_RETURN_IF_ERROR(CheckAlive(epoch, path));
-  if (write_errors_) return Status::IOError(path, "injected sync error");
+  if (write_errors_ || sync_errors_) return Status::IOError(path, "injected sync error");
   if (!f->dirty) return Status::OK();
   DKV_ASSERT(f->dirty_hi <= f->data.size());
   if (f->durable.size() < f->data.size()) f->durable.resize(f->data.size());

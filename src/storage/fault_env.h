@@ -56,6 +56,9 @@ class FaultInjectionEnv : public Env {
   void SetSpaceLimit(uint64_t bytes);
   // While on, every Append/Flush/Sync/SyncDir fails with IOError.
   void SetWriteErrors(bool on);
+  // While on, every file Sync fails with IOError (appends still work): a
+  // disk that takes the bytes but cannot make them durable.
+  void SetSyncErrors(bool on);
   // Sum of the sizes of the files in the namespace (hard links count once).
   uint64_t BytesStored() const;
 
@@ -108,6 +111,7 @@ class FaultInjectionEnv : public Env {
   uint64_t bytes_stored_ GUARDED_BY(mu_) = 0;
   uint64_t space_limit_ GUARDED_BY(mu_) = 0;
   bool write_errors_ GUARDED_BY(mu_) = false;
+  bool sync_errors_ GUARDED_BY(mu_) = false;
   bool torn_writes_ GUARDED_BY(mu_) = false;
   bool keep_unsynced_dir_entries_ GUARDED_BY(mu_) = false;
   Rng torn_rng_ GUARDED_BY(mu_){0};

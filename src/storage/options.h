@@ -91,13 +91,13 @@ struct WriteOptions {
   // nothing but a machine crash may lose recent writes.
   bool sync = true;
   // If set, called once the write is in the WAL — and synced, when its group
-  // syncs (always for sync = true) — and before it is inserted into the
-  // memtable, i.e. once a crash can no longer lose it but before reads of the
-  // DB see it. Runs on the thread writing the group (maybe not the caller's),
-  // with no DB lock held; it must not call into the DB. Not called if the
-  // append or the sync fails. Lets a server acknowledge a durable write
-  // without waiting for the memtable insert (it must keep the value readable
-  // elsewhere until Write returns).
+  // syncs (always for sync = true) — and before reads of the DB see it
+  // (an unsynced group is inserted into the memtable after the callback; a
+  // synced one while its WAL bytes go to disk, but it stays invisible until
+  // after the callback), i.e. once a crash can no longer lose it. Runs on the thread writing the
+  // group (maybe not the caller's), with no DB lock held; it must not call into the DB. Not called
+  // if the append or the sync fails. Lets a server acknowledge a durable write without waiting for
+  // the memtable insert (it must keep the value readable elsewhere until Write returns).
   std::function<void()> on_logged;
 };
 

@@ -70,6 +70,12 @@ Status WalWriter::Flush() {
   return s;
 }
 
+Status WalWriter::StartWriteBack() {
+  DKV_RETURN_IF_ERROR(Flush());
+  dest_->StartWriteBack();
+  return Status::OK();
+}
+
 Status WalWriter::Sync() {
   DKV_RETURN_IF_ERROR(error_);
   Status s = dest_->Flush();

@@ -36,6 +36,9 @@ class WalWriter {
 
   // Flush + Sync of the file: every record added so far becomes durable.
   Status Sync();
+  // Flush, then a head start of the device write for the next Sync
+  // (WritableFile::StartWriteBack).
+  Status StartWriteBack();
 
   uint64_t log_number() const { return log_number_; }
   // Bytes written by this log so far (including dest_length), i.e. the
