@@ -125,6 +125,14 @@ class Server final : public ServerApi {
   std::map<int64_t, std::shared_ptr<Connection>> connections_;
   std::vector<std::shared_ptr<Connection>> commit_waiters_;
   bool committing_inline_ = false;
+  // CommitStaged's look for more input before an fsync (see there).
+  static constexpr int kMaxCommitYields = 2;
+  // Only small groups look again: a big one (pipelines) already amortizes
+  // its fsync, and its clients would only wait longer.
+  static constexpr uint64_t kCommitYieldBelowWrites = 64;
+  int commit_yields_ = 0;
+  uint64_t writes_at_yield_ = 0;
+  uint64_t writes_at_commit_ = 0;
   std::vector<std::shared_ptr<Connection>> resume_reads_;  // after the inline commit
   int64_t next_client_id_ = 1;
   int64_t start_ms_ = 0;
